@@ -1,0 +1,112 @@
+"""dwave-samplers and dimod samplers on the penalised QUBO: SA, tabu, steepest, exact.
+
+Penalties start per constraint (:func:`hal.compilers.qubo.default_penalties`); with
+``tune_penalties`` the backend samples, finds the constraints the best samples violate,
+doubles their weights and samples again (at most ``tune_rounds`` times).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from hal.backend import Backend
+from hal.compilers.qubo import Compiled, to_bqm
+from hal.errors import DoesNotFit, ValidationError
+from hal.qubo.result import Samples
+from hal.target import Target
+
+_SAMPLERS = {
+    "sa": ("dwave.samplers", "SimulatedAnnealingSampler"),
+    "tabu": ("dwave.samplers", "TabuSampler"),
+    "steepest": ("dwave.samplers", "SteepestDescentSolver"),
+    "exact": ("dimod", "ExactSolver"),
+}
+
+
+class DimodSamplerBackend(Backend):
+    """Samples a BQM with a dimod-compatible sampler named by the ``sampler`` option."""
+
+    name = "dimod_samplers"
+    family = "qubo"
+    requires = ("dimod", "dwave.samplers")
+    install_hint = "pip install 'nq-hal[annealing]'"
+    packages = ("dwave-samplers", "dimod")
+    options = {"sampler": "sa", "num_reads": 100, "num_sweeps": None, "penalty": "auto",
+               "encoding": "slack", "tune_penalties": True, "tune_rounds": 4,
+               "repair": True, "timeout_s": 600}
+
+    def fits(self, compiled: Compiled, target: Target) -> str | None:
+        """None when the BQM fits the target's variable limit, else why not."""
+        n = compiled.num_variables
+        limit = target.limits.max_variables
+        if n > limit:
+            return f"needs {n} binary variables (with slack), target allows {limit}"
+        return None
+
+    def solve(self, compiled: Compiled, target: Target, seed: int | None = None,
+              **options: Any) -> Samples:
+        opts = self.resolve_options(target, options)
+        sampler = _make_sampler(opts["sampler"])
+        penalties = opts["penalty"] if isinstance(opts["penalty"], dict) else None
+        rounds = opts["tune_rounds"] if opts["tune_penalties"] and compiled.cqm.constraints else 1
+        history = []
+        for k in range(rounds):
+            bqm = to_bqm(compiled, penalties, encoding=opts["encoding"])
+            if (reason := self.fits(compiled, target)) is not None:
+                raise DoesNotFit(f"target '{target.name}': {reason}")
+            start = time.perf_counter()
+            ss = sampler.sample(bqm, **_sample_kwargs(opts, seed, k))
+            ss = ss.aggregate() if opts["sampler"] == "exact" else ss
+            violated = _violated_labels(compiled, ss)
+            history.append({"round": k, "sample_s": time.perf_counter() - start,
+                            "violated": len(violated)})
+            if not violated:
+                break
+            penalties = dict(compiled.penalties)
+            for label in violated:
+                penalties[label] *= 2.0
+        return Samples(ss, {"penalties": len(compiled.penalties), "tuning": history,
+                            "encoding": opts["encoding"], "sampler": opts["sampler"]})
+
+
+def _make_sampler(name: str):
+    if name not in _SAMPLERS:
+        raise ValidationError(f"sampler: unknown '{name}'; choose one of {sorted(_SAMPLERS)}")
+    import importlib
+
+    module, cls = _SAMPLERS[name]
+    return getattr(importlib.import_module(module), cls)()
+
+
+def _sample_kwargs(opts: dict[str, Any], seed: int | None, round_: int) -> dict[str, Any]:
+    if opts["sampler"] == "exact":
+        return {}
+    kw: dict[str, Any] = {"num_reads": opts["num_reads"]}
+    if seed is not None:
+        kw["seed"] = (seed + round_) % 2**32
+    if opts["sampler"] == "sa" and opts["num_sweeps"]:
+        kw["num_sweeps"] = opts["num_sweeps"]
+    if opts["sampler"] == "tabu":
+        kw["timeout"] = 100
+    return kw
+
+
+def _violated_labels(compiled: Compiled, ss, top: int = 10) -> set[str]:
+    """Constraints broken by the lowest-energy samples (empty when one is feasible)."""
+    cqm = compiled.cqm
+    if not cqm.constraints:
+        return set()
+    best = ss.lowest() if len(ss) else ss
+    labels: set[str] = set()
+    order = np.argsort(ss.record.energy)[:top]
+    for i in order:
+        sample = dict(zip(ss.variables, ss.record.sample[i]))
+        broken = {k for k, v in cqm.iter_violations(sample, clip=True) if v > 1e-9}
+        if not broken:
+            return set()
+        labels |= broken
+    del best
+    return labels
