@@ -13,6 +13,7 @@ violating.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import singledispatch
@@ -228,9 +229,11 @@ def to_bqm(compiled: Compiled, penalties: dict[str, float] | None = None,
                 raise CompileError(f"constraint '{label}' has fractional coefficients; scale "
                                    "it to integers before slack encoding")
             lam = (w, w) if encoding == "unbalanced" else w
-            bqm.add_linear_inequality_constraint(
-                [(v, int(b)) for v, b in terms], lam, f"slack_{label}",
-                constant=int(np.ceil(sign * const - 1e-9)), penalization_method=encoding)
+            with warnings.catch_warnings():  # "always satisfied" constraints are fine
+                warnings.simplefilter("ignore", UserWarning)
+                bqm.add_linear_inequality_constraint(
+                    [(v, int(b)) for v, b in terms], lam, f"slack_{label}",
+                    constant=int(np.ceil(sign * const - 1e-9)), penalization_method=encoding)
     compiled.bqm, compiled.penalties = bqm, weights
     return bqm
 

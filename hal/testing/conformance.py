@@ -1,0 +1,105 @@
+"""Checks every backend must pass (in the spirit of ``dimod.testing``).
+
+Use from your own tests::
+
+    from hal.testing import conformance
+    conformance.check_target(hal.get_target("my-target"))
+
+Each check raises AssertionError with a message saying what the backend got wrong. A
+target whose backend cannot run here raises ``pytest.skip`` with the reason instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hal
+from hal.backend import Availability, Backend
+from hal.target import Target
+
+PROVENANCE_FIELDS = ("target", "backend", "precision", "seed", "options", "fallbacks",
+                     "versions")
+
+
+def check_api_shape(backend: Backend) -> None:
+    """Class attributes and methods of the contract are present and typed."""
+    assert backend.name, "backend.name is empty"
+    assert backend.family in ("snn", "qubo"), f"family must be snn or qubo: {backend.family!r}"
+    assert isinstance(backend.options, dict), "options must map names to defaults"
+    avail = backend.availability()
+    assert isinstance(avail, Availability), "availability() must return hal.Availability"
+    if not avail.ok:
+        assert avail.reason, "an unavailable backend must say why"
+
+
+def check_unknown_option_refused(backend: Backend, target: Target) -> None:
+    """An option the backend does not know raises ValidationError naming it."""
+    try:
+        backend.resolve_options(target, {"no_such_option_xyz": 1})
+    except hal.ValidationError as exc:
+        assert "no_such_option_xyz" in str(exc)
+        return
+    raise AssertionError("unknown option was accepted")
+
+
+def skip_if_unavailable(target: Target) -> Backend:
+    """The target's backend, or pytest.skip with the reason it cannot run."""
+    import pytest
+
+    backend = hal.get_backend(target.backend)
+    avail = backend.availability(target)
+    if not avail.ok:
+        pytest.skip(f"{target.name}: {avail.describe()}")
+    return backend
+
+
+def check_qubo_target(target: Target, seed: int = 7) -> None:
+    """A 3-variable problem with a known optimum: answer, provenance, determinism."""
+    import dimod
+
+    bqm = dimod.BinaryQuadraticModel({"a": -1, "b": -1, "c": 2}, {("a", "b"): 2}, 0, "BINARY")
+    # optimum: exactly one of a, b set, c unset -> energy -1
+    r1 = hal.solve(bqm, target=target.name, seed=seed, fallback=False)
+    assert r1.feasible, f"{target.name}: infeasible answer on an unconstrained problem"
+    assert abs(r1.objective - (-1.0)) < 1e-9, f"{target.name}: objective {r1.objective} != -1"
+    _check_provenance(r1.provenance, target, seed)
+    r2 = hal.solve(bqm, target=target.name, seed=seed, fallback=False)
+    assert r1.assignment == r2.assignment, f"{target.name}: not deterministic under a seed"
+
+
+def check_snn_target(target: Target, seed: int = 7) -> None:
+    """A 2-neuron LIF network: spikes shaped right, provenance, determinism."""
+    import numpy as np
+
+    from hal.snn.ir import random_network
+
+    net = random_network(n_in=3, n_hidden=4, n_out=2, seed=seed)
+    x = (np.random.default_rng(seed).random((40, 3)) < 0.3).astype(float)
+    exe = hal.compile(net, target=target.name, fallback=False)
+    r1 = exe.run(x, steps=40)
+    r2 = exe.run(x, steps=40)
+    for node, s in r1.spikes.items():
+        assert s.shape[0] == 40 and s.dtype == bool, f"{target.name}: spikes[{node}] {s.shape}"
+        assert np.array_equal(s, r2.spikes[node]), f"{target.name}: not deterministic"
+    _check_provenance(r1.provenance, target, None)
+
+
+def _check_provenance(prov: dict[str, Any], target: Target, seed: int | None) -> None:
+    missing = [f for f in PROVENANCE_FIELDS if f not in prov]
+    assert not missing, f"{target.name}: provenance lacks {missing}"
+    assert prov["target"] == target.name, f"provenance target {prov['target']} != {target.name}"
+    assert prov["backend"] == target.backend
+    if seed is not None:
+        assert prov["seed"] == seed
+    assert "python" in prov["versions"]
+
+
+def check_target(target: Target) -> None:
+    """Run every check that applies to ``target`` (skips when it cannot run here)."""
+    backend = skip_if_unavailable(target)
+    check_api_shape(backend)
+    check_unknown_option_refused(backend, target)
+    if target.family == "qubo":
+        check_qubo_target(target)
+    else:
+        check_snn_target(target)
