@@ -1,0 +1,138 @@
+"""``hal.load`` and ``hal.compile`` for spiking networks.
+
+Example:
+    >>> import hal, numpy as np
+    >>> from hal.snn.ir import random_network
+    >>> exe = hal.compile(random_network(3, 5, 2, seed=1), target="cpu")
+    >>> res = exe.run(np.ones((20, 3)), steps=20)
+    >>> res.spikes["lif2"].shape
+    (20, 2)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nir
+import numpy as np
+
+from hal.compilers.snn import Lowered, lower, map_to_cores, quantize
+from hal.errors import DoesNotFit, ValidationError
+from hal.provenance import Timer, make_provenance
+from hal.select import Skip, select
+from hal.snn.result import SimResult
+from hal.target import Target
+
+
+def load(path: str | Path) -> nir.NIRGraph:
+    """Read a NIR file (HDF5). Errors name the file and what is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise ValidationError(f"{path}: no such file")
+    try:
+        return nir.read(str(path))
+    except Exception as exc:  # h5py/nir raise many types for corrupt files
+        raise ValidationError(f"{path}: not a readable NIR file ({type(exc).__name__}: "
+                              f"{exc}); re-export it with nir.write") from None
+
+
+def _prepare(graph: Any, target: Target, opts: dict[str, Any], dt: float) -> Lowered:
+    net = lower(graph, dt)
+    if target.precision == "fixed":
+        quantize(net, target.limits, opts.get("v_scale", "auto"),
+                 opts.get("rounding", "nearest"), int(opts.get("decay_scale", 4096)))
+    return net
+
+
+def check(graph: Any, target: str | Target, dt: float = 1e-4, **options: Any) -> dict:
+    """Map a network onto a target without running it: cores used, quantization, problems."""
+    from hal.target import get_target
+
+    t = get_target(target)
+    net = _prepare(graph, t, options, dt)
+    mapping = map_to_cores(net, t.limits)
+    return {"target": t.name, "neurons": net.num_neurons, "mapping": mapping,
+            "quantization": net.quantization, "fits": not mapping["problems"]}
+
+
+def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
+            fallback: bool | None = None, **options: Any) -> Executable:
+    """Lower and quantize ``graph`` (NIR graph or path) for ``target``.
+
+    Args:
+        graph: a ``nir.NIRGraph`` or a path to a NIR file.
+        target: target name or ``"auto"``; unavailable or too-small targets follow the
+            fallback rules of :func:`hal.select`.
+        dt: time step in seconds (NIR graphs are continuous time).
+        **options: backend options (``compensate_delay``, ``v_scale``, ``rounding``, ...).
+    """
+    if isinstance(graph, (str, Path)):
+        graph = load(graph)
+    timer = Timer()
+
+    def fits(t: Target) -> str | None:
+        if t.kind != "neuromorphic":
+            return None
+        try:
+            report = check(graph, t, dt, **options)
+        except DoesNotFit as exc:
+            return str(exc)
+        return "; ".join(report["mapping"]["problems"]) or None
+
+    chosen, backend, skips = select(target, "snn", fits=fits, fallback=fallback)
+    opts = backend.resolve_options(chosen, options)
+    with timer("compile"):
+        net = _prepare(graph, chosen, opts, dt)
+    return Executable(net, chosen, backend, opts, skips, timer.times)
+
+
+class Executable:
+    """A network compiled for one target; :meth:`run` it as often as you like."""
+
+    def __init__(self, net: Lowered, target: Target, backend: Any, options: dict[str, Any],
+                 skips: list[Skip], timing: dict[str, float]) -> None:
+        self.net, self.target, self.backend, self.options = net, target, backend, options
+        self.skips, self.compile_timing = skips, timing
+
+    def run(self, inputs: Any, steps: int | None = None, seed: int | None = None) -> SimResult:
+        """Run on ``inputs`` shaped (T, n_in) or (B, T, n_in); returns a SimResult."""
+        x = np.asarray(inputs, dtype=float)
+        single = x.ndim == 2
+        if single:
+            x = x[None]
+        if x.ndim != 3 or x.shape[2] != self.net.n_in:
+            raise ValidationError(f"inputs must be (T, {self.net.n_in}) or "
+                                  f"(B, T, {self.net.n_in}), got {np.shape(inputs)}")
+        steps = x.shape[1] if steps is None else int(steps)
+        if steps > x.shape[1]:
+            x = np.concatenate([x, np.zeros((x.shape[0], steps - x.shape[1], x.shape[2]))], 1)
+        x = x[:, :steps]
+        comp = bool(self.options.get("compensate_delay"))
+        extra = max(self.net.depth.values(), default=0) if comp else 0
+        if extra:
+            x = np.concatenate([x, np.zeros((x.shape[0], extra, x.shape[2]))], axis=1)
+        timer = Timer()
+        with timer("run"):
+            raw = self.backend.simulate(self.net, x, self.target, self.options)
+        return self._result(raw, steps, comp, single, timer.times, seed)
+
+    def _result(self, raw, steps, comp, single, times, seed) -> SimResult:
+        spikes, states, delays = {}, {}, {}
+        for name, rec in raw.items():
+            shift = self.net.depth.get(name, 0) if comp else 0
+            delays[name] = 0 if comp else self.net.depth.get(name, 0)
+            sl = slice(shift, shift + steps)
+            pick = (lambda a: a[0, sl]) if single else (lambda a: a[:, sl])
+            spikes[name] = pick(rec["spikes"]).astype(bool)
+            states[name] = {k: pick(rec[k]) for k in ("v", "u") if k in rec}
+        q = self.net.quantization
+        v_scale = 64.0 * q["v_scale"] if q else 1.0
+        prov = make_provenance(self.target, self.backend, seed=seed, options=self.options,
+                               fallbacks=self.skips,
+                               packages=getattr(self.backend, "packages", ()),
+                               dt=self.net.dt, quantization=q,
+                               delay_compensated=comp)
+        return SimResult(spikes, states, v_scale, delays, self.target.name, self.backend.name,
+                         self.target.precision, steps, self.net.outputs,
+                         {**self.compile_timing, **times}, prov)

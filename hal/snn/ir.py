@@ -1,0 +1,50 @@
+"""The network IR is NIR's own (``nir.NIRGraph`` of ``nir`` node dataclasses), so NIR files
+load and save losslessly; this module adds builders for tests and benchmarks.
+
+Node semantics (NIR, continuous time; hal discretises with step ``dt``):
+    LIF:      tau dv/dt = (v_leak - v) + r I;  spike when v > v_threshold, v -> v_reset
+    CubaLIF:  tau_syn dI/dt = -I + w_in x;  tau_mem dv/dt = (v_leak - v) + r I
+    IF:       dv/dt = r I
+    Affine:   y = W x + b;  Linear: y = W x
+"""
+
+from __future__ import annotations
+
+import nir
+import numpy as np
+
+
+def random_network(n_in: int, n_hidden: int, n_out: int, seed: int = 0, *,
+                   recurrent: bool = False, density: float = 1.0, bias: bool = True,
+                   tau_spread: float = 0.0) -> nir.NIRGraph:
+    """A seeded random LIF network: input -> Affine -> LIF [-> recurrent] -> Affine -> LIF.
+
+    ``tau_spread`` > 0 draws per-neuron time constants (heterogeneous tau).
+    """
+    rng = np.random.default_rng(seed)
+
+    def weights(n_to: int, n_from: int, scale: float) -> np.ndarray:
+        w = rng.normal(0, scale, (n_to, n_from)).astype(np.float32)
+        return w * (rng.random(w.shape) < density)
+
+    def lif(n: int) -> nir.LIF:
+        tau = 0.002 * (1 + tau_spread * rng.random(n))
+        return nir.LIF(tau=tau.astype(np.float32), r=np.ones(n, np.float32),
+                       v_leak=np.zeros(n, np.float32),
+                       v_threshold=np.full(n, 0.1, np.float32), v_reset=np.zeros(n, np.float32))
+
+    b1 = (rng.normal(0, 0.02, n_hidden) if bias else np.zeros(n_hidden)).astype(np.float32)
+    nodes = {
+        "input": nir.Input(input_type=np.array([n_in])),
+        "fc1": nir.Affine(weight=weights(n_hidden, n_in, 1.5), bias=b1),
+        "lif1": lif(n_hidden),
+        "fc2": nir.Linear(weight=weights(n_out, n_hidden, 1.0)),
+        "lif2": lif(n_out),
+        "output": nir.Output(output_type=np.array([n_out])),
+    }
+    edges = [("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"),
+             ("lif2", "output")]
+    if recurrent:
+        nodes["rec"] = nir.Linear(weight=weights(n_hidden, n_hidden, 0.5 / np.sqrt(n_hidden)))
+        edges += [("lif1", "rec"), ("rec", "lif1")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
