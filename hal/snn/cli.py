@@ -1,17 +1,123 @@
-"""``hal run`` and ``hal check MODEL --target T`` for spiking networks."""
+"""``hal run MODEL.nir`` and ``hal check MODEL --target T`` for spiking networks."""
 
 from __future__ import annotations
 
+import json
+import sys
+
 import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
 
 
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", required=True)
-def run(model: str, target: str) -> None:
-    """Run a network file (NIR) on a target."""
-    raise click.ClickException("hal run is not built yet")
+@click.option("--target", "-t", default="cpu", show_default=True)
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), required=True,
+              help="Input .npy shaped (T, n_in).")
+@click.option("--steps", type=int, default=None, help="Steps to run (default: input length).")
+@click.option("--dt", type=float, default=1e-4, show_default=True, help="Time step (s).")
+@click.option("--compare", "other", default=None, help="Also run on this target and compare.")
+@click.option("--compensate-delay", is_flag=True, help="Align Lava's one-step Dense delay.")
+@click.option("--fallback", is_flag=True, help="Fall back when the target is unavailable.")
+@click.option("--save", type=click.Path(dir_okay=False), default=None, help="Write an .npz.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Raster PNG.")
+@click.option("--json", "as_json", is_flag=True)
+def run(model, target, input_path, steps, dt, other, compensate_delay, fallback, save, plot,
+        as_json) -> None:
+    """Run a NIR network on a target (optionally compare with another target)."""
+    import hal
+    from hal.errors import ValidationError
+
+    graph = hal.load(model)
+    try:
+        x = np.load(input_path)
+    except (OSError, ValueError) as exc:
+        raise ValidationError(f"{input_path}: cannot read .npy input ({exc})") from None
+    opts = {"compensate_delay": True} if compensate_delay else {}
+    fb = True if fallback else None
+    with console.status(f"running on {target}...", spinner="dots"):
+        res = hal.compile(graph, target=target, dt=dt, fallback=fb, **opts).run(x, steps)
+        report = None
+        if other:
+            ref = hal.compile(graph, target=other, dt=dt, fallback=fb, **opts).run(x, steps)
+            report = hal.compare(res, ref)
+    if save:
+        arrays = {f"{n}.spikes": s for n, s in res.spikes.items()}
+        for n, st in res.states.items():
+            arrays.update({f"{n}.{k}": a for k, a in st.items()})
+        np.savez(save, **arrays)
+    if plot:
+        _plot(res, plot)
+    out = res.to_dict()
+    if report is not None:
+        out["fidelity"] = report.to_dict()
+    if as_json:
+        click.echo(json.dumps(out, indent=2, default=str))
+    else:
+        _table(res, report, other)
+    sys.exit(1 if report is not None and not report.passed else 0)
+
+
+def _table(res, report, other) -> None:
+    table = Table(title=f"hal run on {res.target} ({res.backend}, {res.precision})")
+    for col in ("node", "neurons", "spikes", "delay steps"):
+        table.add_column(col)
+    for node, s in res.spikes.items():
+        table.add_row(node, str(s.shape[-1]), str(int(s.sum())), str(res.delay_steps[node]))
+    console.print(table)
+    console.print(", ".join(f"{k} {v:.3f} s" for k, v in res.timing.items()))
+    if report is not None:
+        console.print(f"vs {other}: spike-count agreement {report.spike_count_agreement:.1%}, "
+                      f"spike-time agreement {report.spike_time_agreement:.1%}, output "
+                      f"agreement {report.output_agreement:.1%}, voltage RMSE "
+                      f"{report.voltage_rmse}, delay aligned {report.delay_steps}: "
+                      f"{'PASS' if report.passed else 'FAIL'}", highlight=False)
+
+
+def _plot(res, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nodes = list(res.spikes)
+    fig, axes = plt.subplots(len(nodes) + 1, 1, figsize=(8, 2 + 1.5 * len(nodes)), sharex=True)
+    for ax, node in zip(axes, nodes):
+        s = res.spikes[node].reshape(res.steps, -1) if res.spikes[node].ndim == 2 else \
+            res.spikes[node][0]
+        t, n = np.nonzero(s)
+        ax.scatter(t, n, s=2, color="k")
+        ax.set_ylabel(node)
+    first = nodes[0]
+    v = res.voltage(first)
+    axes[-1].plot(v if v.ndim == 2 else v[0], lw=0.7)
+    axes[-1].set_ylabel(f"v ({first})")
+    axes[-1].set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def check_model(path: str, target: str, as_json: bool) -> int:
-    raise click.ClickException("hal check MODEL is not built yet")
+    """Print the mapping of a model onto a target; 2 when it does not fit."""
+    import hal
+    from hal.snn.api import check
+
+    report = check(hal.load(path), target)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        m = report["mapping"]
+        console.print(f"{path} on {report['target']}: {report['neurons']} neurons, "
+                      f"{m['cores']} cores", highlight=False)
+        for name, p in m["populations"].items():
+            console.print(f"  {name}: {p}", highlight=False)
+        for w in (report["quantization"] or {}).get("warnings", []):
+            console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        for prob in m["problems"]:
+            console.print(f"[red]does not fit:[/] {prob}", highlight=False)
+    return 0 if report["fits"] else 2

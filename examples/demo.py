@@ -1,0 +1,80 @@
+"""nq-hal demo: the NIR paper's LIF graph on Lava, cpu and cpu-float, compared with the
+paper's traces; then a VM placement solved on dimod-sa, aer-statevector and highs."""
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+import hal
+from hal.qubo.problem import MaxCutProblem
+
+console = Console()
+BENCH = Path(os.environ.get("HAL_BENCHMARKS", Path(__file__).resolve().parents[2] / "shared"
+                            / "benchmarks"))
+PAPER = {"v_scale": 256, "rounding": "floor", "decay_scale": 4095}
+
+
+def spiking() -> None:
+    d = BENCH / "nir" / "01_lif"
+    if not d.exists():
+        console.print(f"[yellow]skipping the NIR demo: no benchmark data at {d}[/]")
+        return
+    ref = np.loadtxt(d / "lif_lava_cpu_fixed.csv", delimiter=",")
+    exact = np.loadtxt(d / "lif_exact.csv", delimiter=",")
+    graph = hal.load(d / "lif_norse.nir")
+    table = Table(title="NIR paper 01_lif: output spike steps")
+    for col in ("run", "spike steps", "matches"):
+        table.add_column(col)
+    table.add_row("paper: Lava CPU fixed (CSV)", str(np.flatnonzero(ref[:, 2]).tolist()), "")
+    table.add_row("paper: exact solution (CSV)", str(np.flatnonzero(exact[:, 2]).tolist()), "")
+    runs = {}
+    for name, target, opts in [("loihi2-sim", "loihi2-sim", PAPER), ("cpu", "cpu", PAPER),
+                               ("cpu-float", "cpu-float", {}),
+                               ("cpu-float, delay compensated", "cpu-float",
+                                {"compensate_delay": True})]:
+        avail = hal.get_backend(hal.get_target(target).backend).availability()
+        if not avail.ok:
+            table.add_row(name, f"skipped: {avail.reason}", "")
+            continue
+        res = hal.compile(graph, target=target, **opts).run(ref[:, :1])
+        runs[name] = res
+        steps = np.flatnonzero(res.spikes["1"][:, 0])
+        want = exact if "compensated" in name else ref
+        ok = steps.tolist() == np.flatnonzero(want[:, 2]).tolist()
+        if res.precision == "fixed":
+            ok = ok and np.array_equal(res.states["1"]["v"][:, 0], ref[:, 1])
+        table.add_row(name, str(steps.tolist()), "[green]yes[/]" if ok else "[red]no[/]")
+    console.print(table)
+    if "loihi2-sim" in runs:
+        rep = hal.compare(runs["cpu"], runs["loihi2-sim"])
+        console.print(f"cpu vs loihi2-sim: spike agreement {rep.spike_time_agreement:.0%}, "
+                      f"voltage RMSE {rep.voltage_rmse}", highlight=False)
+
+
+def placement() -> None:
+    prob = hal.AllocationProblem.from_file(Path(__file__).parent / "placement.yaml")
+    table = Table(title=f"VM placement ({len(prob.jobs)} VMs, {len(prob.hosts)} hosts)")
+    for col in ("target", "ran on", "objective", "feasible", "HiGHS optimum", "gap", "time"):
+        table.add_column(col)
+    small = MaxCutProblem(8, [(i, (i + 1) % 8) for i in range(8)] + [(i, i + 4) for i in
+                                                                     range(4)], name="cube")
+    for target, p in [("dimod-sa", prob), ("aer-statevector", prob), ("highs", prob),
+                      ("aer-statevector", small)]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", hal.FallbackWarning)
+            r = hal.solve(p, target=target, seed=0)
+        ran = r.target + (f" (fell back: {r.fallbacks[0]['reason']})" if r.fallbacks else "")
+        v = r.validation
+        table.add_row(f"{target} [{getattr(p, 'name', '')}]", ran, f"{r.objective:g}",
+                      str(r.feasible), str(v.get("optimum")), f"{v.get('gap', 0):.2%}",
+                      f"{sum(r.timing.values()):.2f} s")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    spiking()
+    placement()

@@ -1,0 +1,159 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import hal
+from hal.snn.ir import random_network
+
+from .conftest import has_module
+
+lava = pytest.mark.skipif(not has_module("lava") or sys.version_info[:2] != (3, 10),
+                          reason="lava-nc needs Python 3.10 and the lava extra")
+PAPER = {"v_scale": 256, "rounding": "floor", "decay_scale": 4095}
+
+
+@pytest.fixture
+def lif(benchmarks):
+    d = benchmarks / "nir" / "01_lif"
+    ref = np.loadtxt(d / "lif_lava_cpu_fixed.csv", delimiter=",")
+    exact = np.loadtxt(d / "lif_exact.csv", delimiter=",")
+    return hal.load(d / "lif_norse.nir"), ref, exact
+
+
+def test_cpu_reproduces_lava_fixed_csv(lif):
+    g, ref, _ = lif
+    res = hal.compile(g, target="cpu", **PAPER).run(ref[:, :1])
+    assert np.flatnonzero(res.spikes["1"][:, 0]).tolist() == [461, 511, 711, 761]
+    assert np.array_equal(res.states["1"]["v"][:, 0], ref[:, 1])
+    assert res.delay_steps["1"] == 1
+
+
+def test_cpu_float_compensated_spikes_at_exact_steps(lif):
+    g, ref, exact = lif
+    res = hal.compile(g, target="cpu-float", compensate_delay=True).run(ref[:, :1])
+    assert np.flatnonzero(res.spikes["1"][:, 0]).tolist() == [460, 510, 710, 760]
+    assert np.flatnonzero(exact[:, 2]).tolist() == [460, 510, 710, 760]
+    assert res.delay_steps["1"] == 0
+
+
+@lava
+def test_lava_fixed_reproduces_csv_and_equals_cpu(lif):
+    g, ref, _ = lif
+    lava_res = hal.compile(g, target="loihi2-sim", **PAPER).run(ref[:, :1])
+    cpu_res = hal.compile(g, target="cpu", **PAPER).run(ref[:, :1])
+    assert np.flatnonzero(lava_res.spikes["1"][:, 0]).tolist() == [461, 511, 711, 761]
+    assert np.array_equal(lava_res.states["1"]["v"][:, 0], ref[:, 1])
+    for k in ("v", "u"):
+        assert np.array_equal(lava_res.states["1"][k], cpu_res.states["1"][k])
+
+
+CASES = [  # (n_in, hidden, out, recurrent, density, tau_spread)
+    (5, 10, 3, False, 1.0, 0.0), (8, 40, 5, True, 0.3, 0.5), (10, 100, 10, True, 1.0, 0.0),
+    (4, 30, 4, False, 0.5, 1.0), (6, 20, 6, True, 0.1, 0.0),
+]
+
+
+@lava
+@pytest.mark.parametrize("i", range(len(CASES)))
+def test_cpu_is_bit_exact_with_lava_on_random_networks(i):
+    ni, nh, no, rec, den, spread = CASES[i]
+    g = random_network(ni, nh, no, seed=i, recurrent=rec, density=den, tau_spread=spread)
+    x = (np.random.default_rng(i).random((50, ni)) < 0.3).astype(float)
+    a = hal.compile(g, target="cpu").run(x)
+    b = hal.compile(g, target="loihi2-sim").run(x)
+    assert sum(int(s.sum()) for s in a.spikes.values()) > 0
+    for node in a.spikes:
+        assert np.array_equal(a.spikes[node], b.spikes[node])
+        assert np.array_equal(a.states[node]["v"], b.states[node]["v"])
+        assert np.array_equal(a.states[node]["u"], b.states[node]["u"])
+
+
+def test_batched_equals_one_stream_at_a_time():
+    g = random_network(4, 20, 3, seed=3, recurrent=True)
+    x = (np.random.default_rng(0).random((5, 40, 4)) < 0.3).astype(float)
+    exe = hal.compile(g, target="cpu")
+    batch = exe.run(x)
+    for b in range(5):
+        assert np.array_equal(batch.spikes["lif1"][b], exe.run(x[b]).spikes["lif1"])
+
+
+def test_fixed_vs_float_fidelity_report():
+    g = random_network(4, 30, 3, seed=5)
+    x = (np.random.default_rng(1).random((100, 4)) < 0.3).astype(float)
+    rep = hal.compare(hal.compile(g, target="cpu").run(x),
+                      hal.compile(g, target="cpu-float").run(x))
+    assert rep.spike_count_agreement > 0.8 and rep.voltage_rmse < 0.02
+    shifted = hal.compile(g, target="cpu-float", compensate_delay=True).run(x)
+    rep2 = hal.compare(shifted, hal.compile(g, target="cpu-float").run(x))
+    assert rep2.delay_steps == {"lif1": -1, "lif2": -2} and rep2.spike_time_agreement > 0.99
+
+
+def test_quantization_report_and_saturation():
+    g = random_network(3, 5, 2, seed=0)
+    g.nodes["fc2"].weight[0, 0] = 1e4  # far beyond 8 bits at any shared scale
+    from hal.snn.api import check
+
+    rep = check(g, "loihi2")
+    assert rep["fits"] and rep["mapping"]["cores"] == 2
+    assert rep["quantization"]["parameters"]["lif1->lif2"]["max_error"] >= 0
+
+
+def test_too_big_network_does_not_fit(tmp_path):
+    import nir
+
+    g = random_network(2, 9000, 2, seed=0, density=0.001)
+    path = tmp_path / "big.nir"
+    nir.write(str(path), g)
+    from hal.snn.api import check
+
+    rep = check(g, "loihi2")
+    assert rep["mapping"]["populations"]["lif1"]["cores"] == 2
+
+
+@pytest.mark.parametrize("mutate,match", [
+    (lambda g: g.nodes["fc1"].weight.__setitem__((0, 0), np.nan), "fc1.*NaN"),
+    (lambda g: setattr(g.nodes["fc2"], "weight", np.ones((2, 7), np.float32)),
+     "shape mismatch.*fc2"),
+    (lambda g: g.edges.append(("lif2", "ghost")), "ghost"),
+])
+def test_bad_networks_give_clear_errors(mutate, match):
+    g = random_network(3, 5, 2, seed=0)
+    mutate(g)
+    with pytest.raises(hal.HALError, match=match):
+        hal.compile(g, target="cpu")
+
+
+def test_cli_run_json_and_bad_files(lif, tmp_path):
+    g, ref, _ = lif
+    x = tmp_path / "x.npy"
+    np.save(x, ref[:, :1])
+    model = str(tmp_path / "m.nir")
+    import nir
+
+    nir.write(model, g)
+    out = subprocess.run([sys.executable, "-m", "hal", "run", model, "-t", "cpu", "--input",
+                          str(x), "--compare", "cpu-float", "--json"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["spike_counts"]["1"] == [4] and d["fidelity"]["passed"]
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(b"not hdf5")
+    for args in (["run", str(bad), "--input", str(x)], ["run", "missing.nir", "--input", str(x)]):
+        r = subprocess.run([sys.executable, "-m", "hal", *args], capture_output=True, text=True)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_loihi2_hardware_compiles_but_cannot_run_here(lif):
+    g, _, _ = lif
+    from hal.snn.api import check
+
+    assert check(g, "loihi2")["fits"]
+    with pytest.raises(hal.BackendUnavailable, match="Loihi"):
+        hal.compile(g, target="loihi2")
+    with pytest.warns(hal.FallbackWarning):
+        exe = hal.compile(g, target="loihi2", fallback=True)
+    assert exe.target.name in ("loihi2-sim", "cpu")
