@@ -9,7 +9,7 @@ VENV := .venv
 CORE_VENV := .venv-core
 PY := $(VENV)/bin/python
 CORE_PY := $(CORE_VENV)/bin/python
-PYTEST_ARGS ?= -q
+PYTEST_ARGS ?= -q -rs
 STAMP_DEPS := pyproject.toml Makefile
 
 .PHONY: setup test test-full test-core demo lint bench clean

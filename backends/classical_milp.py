@@ -81,4 +81,4 @@ def solve_cqm(cqm: dimod.ConstrainedQuadraticModel, time_limit_s: float,
     gap = abs(objective - bound) / max(abs(objective), 1e-9)
     info.update(objective=objective, bound=bound, gap=gap)
     x = np.round(res.x[: len(m.variables)]).astype(int)
-    return info, dict(zip(m.variables, x.tolist()))
+    return info, dict(zip(m.variables, x.tolist(), strict=True))

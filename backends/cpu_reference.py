@@ -57,7 +57,7 @@ def simulate(net: Lowered, x: np.ndarray, fixed: bool) -> dict[str, dict[str, np
     spikes = {n: np.zeros((B, p.size), bool) for n, p in pops.items()}
     for t in range(T):
         a_in = {n: np.zeros((B, p.size), dtype) for n, p in pops.items()}
-        for c, b in zip(net.connections, buf):
+        for c, b in zip(net.connections, buf, strict=True):
             a_in[c.target] += b
         for n in pops:
             step = _step_fixed if fixed else _step_float

@@ -99,14 +99,12 @@ def _violated_labels(compiled: Compiled, ss, top: int = 10) -> set[str]:
     cqm = compiled.cqm
     if not cqm.constraints:
         return set()
-    best = ss.lowest() if len(ss) else ss
     labels: set[str] = set()
     order = np.argsort(ss.record.energy)[:top]
     for i in order:
-        sample = dict(zip(ss.variables, ss.record.sample[i]))
+        sample = dict(zip(ss.variables, ss.record.sample[i], strict=True))
         broken = {k for k, v in cqm.iter_violations(sample, clip=True) if v > 1e-9}
         if not broken:
             return set()
         labels |= broken
-    del best
     return labels

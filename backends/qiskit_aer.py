@@ -146,8 +146,12 @@ def fake_device(target: Target, seed: int | None = None):
 
 def noise_model(basis_gates: list[str], spec: NoiseSpec):
     """Depolarising + thermal-relaxation gate errors and readout errors from the spec."""
-    from qiskit_aer.noise import (NoiseModel, ReadoutError, depolarizing_error,
-                                  thermal_relaxation_error)
+    from qiskit_aer.noise import (
+        NoiseModel,
+        ReadoutError,
+        depolarizing_error,
+        thermal_relaxation_error,
+    )
 
     t1, t2 = spec.t1_us * 1e3, min(spec.t2_us, 2 * spec.t1_us) * 1e3  # ns
     nm = NoiseModel(basis_gates=basis_gates)

@@ -44,7 +44,7 @@ class TorchBackend(Backend):
         with torch.no_grad():
             for t in range(T):
                 a_in = {n: torch.zeros(B, p.size, **f32) for n, p in pops.items()}
-                for c, b in zip(net.connections, buf):
+                for c, b in zip(net.connections, buf, strict=True):
                     a_in[c.target] += b
                 for n in pops:
                     p = P[n]

@@ -84,7 +84,8 @@ def regular_degree(ising: IsingForm) -> tuple[int, float] | None:
     return int(deg[0]), values.pop()
 
 
-def initial_angles(ising: IsingForm, reps: int, table: Path | None = None) -> tuple[np.ndarray, str]:
+def initial_angles(ising: IsingForm, reps: int,
+                   table: Path | None = None) -> tuple[np.ndarray, str]:
     """Start angles [beta..., gamma...] and where they came from.
 
     Uses the fixed-angle table for regular max-cut graphs when it is available, else a

@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import importlib.util
-from abc import ABC
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -44,7 +43,7 @@ class Availability:
         return f"{self.reason} ({self.hint})" if self.hint else self.reason
 
 
-class Backend(ABC):
+class Backend:
     """Base class of every backend.
 
     Subclasses set the class attributes and override :meth:`compile` (``snn``) or

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -192,7 +192,7 @@ def target_files() -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_cached(path: str, mtime: float) -> Target:
     return Target.from_file(path)
 

@@ -64,11 +64,15 @@ def test_number_without_source_is_refused(tmp_path):
         hal.Target.from_file(p)
 
 
+def write_annealer_target(folder, name: str, backend: str, extra: str) -> None:
+    """A valid annealer target file NAME.yaml in ``folder``, plus ``extra`` YAML lines."""
+    (folder / f"{name}.yaml").write_text(
+        f"name: {name}\nkind: annealer\nbackend: {backend}\n"
+        "limits: {max_variables: 50}\nsources: {max_variables: test}\n" + extra)
+
+
 def test_user_target_dir_adds_a_target(tmp_path, monkeypatch):
-    (tmp_path / "my-sa.yaml").write_text(
-        "name: my-sa\nkind: annealer\nbackend: dimod_samplers\n"
-        "limits: {max_variables: 50}\nsources: {max_variables: test}\n"
-        "options: {num_reads: 5}\n")
+    write_annealer_target(tmp_path, "my-sa", "dimod_samplers", "options: {num_reads: 5}\n")
     monkeypatch.setenv("HAL_TARGETS_PATH", str(tmp_path))
     assert hal.get_target("my-sa").options["num_reads"] == 5
 
@@ -100,10 +104,7 @@ class _Offline(hal.Backend):
 
 
 def test_unavailable_named_target_raises_unless_fallback(tmp_path, monkeypatch):
-    (tmp_path / "offline.yaml").write_text(
-        "name: offline\nkind: annealer\nbackend: offline_sim\n"
-        "limits: {max_variables: 50}\nsources: {max_variables: test}\n"
-        "fallback: [highs]\n")
+    write_annealer_target(tmp_path, "offline", "offline_sim", "fallback: [highs]\n")
     monkeypatch.setenv("HAL_TARGETS_PATH", str(tmp_path))
     hal.register_backend("offline_sim", _Offline)
     p = hal.AllocationProblem(["a"], ["h"], ["cpu"], [[1]], [[1]], [[1]])

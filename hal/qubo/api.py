@@ -100,7 +100,7 @@ def _decode(compiled: Compiled, out: Samples, target: str, backend: str) -> Solv
     ss = out.sampleset
     best_raw, best_key = None, None
     for row in range(len(ss)):  # best = feasible first, then lowest energy
-        sample = dict(zip(ss.variables, ss.record.sample[row]))
+        sample = dict(zip(ss.variables, ss.record.sample[row], strict=True))
         obj, feas, viol = compiled.evaluate(sample)
         key = (not feas, float(ss.record.energy[row]))
         if best_key is None or key < best_key:
@@ -136,7 +136,7 @@ def _validate(compiled: Compiled, out: Samples, result: SolveResult,
     v["optimum"] = sign * info["objective"] if info["status"] == "optimal" else None
     v["best_found"] = None if info["objective"] is None else sign * info["objective"]
     v["bound"] = None if info["bound"] is None else sign * info["bound"]
-    ref = v["bound"] if v["bound"] is not None else None
+    ref = v["bound"]
     v["gap"] = (abs(ref - result.objective) / max(abs(ref), 1e-9)
                 if ref is not None and result.feasible else None)
     v["approximation_ratio"] = (_ratio(result.objective, ref, sign)
@@ -164,7 +164,8 @@ def _sample_stats(compiled: Compiled, out: Samples, ref: float | None) -> dict[s
     feasible = np.zeros(len(ss), dtype=bool)
     optimal = np.zeros(len(ss), dtype=bool)
     for row in range(len(ss)):
-        obj, feas, _ = compiled.evaluate(dict(zip(ss.variables, ss.record.sample[row])))
+        sample = dict(zip(ss.variables, ss.record.sample[row], strict=True))
+        obj, feas, _ = compiled.evaluate(sample)
         feasible[row] = feas
         optimal[row] = feas and ref is not None and abs(obj - ref) <= 1e-6 * max(1, abs(ref))
     total = occ.sum()

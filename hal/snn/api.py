@@ -123,7 +123,7 @@ class Executable:
             shift = self.net.depth.get(name, 0) if comp else 0
             delays[name] = 0 if comp else self.net.depth.get(name, 0)
             sl = slice(shift, shift + steps)
-            pick = (lambda a: a[0, sl]) if single else (lambda a: a[:, sl])
+            pick = (lambda a, sl=sl: a[0, sl]) if single else (lambda a, sl=sl: a[:, sl])
             spikes[name] = pick(rec["spikes"]).astype(bool)
             states[name] = {k: pick(rec[k]) for k in ("v", "u") if k in rec}
         q = self.net.quantization

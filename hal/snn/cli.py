@@ -86,7 +86,7 @@ def _plot(res, path: str) -> None:
 
     nodes = list(res.spikes)
     fig, axes = plt.subplots(len(nodes) + 1, 1, figsize=(8, 2 + 1.5 * len(nodes)), sharex=True)
-    for ax, node in zip(axes, nodes):
+    for ax, node in zip(axes, nodes, strict=True):
         s = res.spikes[node].reshape(res.steps, -1) if res.spikes[node].ndim == 2 else \
             res.spikes[node][0]
         t, n = np.nonzero(s)
