@@ -1,9 +1,9 @@
 """Lava (lava-nc 0.10.0) CPU simulation of Loihi 2: ``fixed_pt`` (bit-accurate) or
 ``floating_pt`` models, from the same lowered network the cpu backend runs.
 
-Each population becomes one ``LIF`` process per group of neurons sharing du, dv and vth
-(Lava's LIF has one of each per process), each connection one ``Dense`` per pair of
-groups, and the input a ``RingBuffer``. Every ``Dense`` delivers one step late; results
+Each population becomes one process (Lava's ``LIF`` where all neurons share du, dv and
+vth, else ``HeteroLIF``, Lava's LIF models with per-neuron values), each connection one
+``Dense``, and the input a ``RingBuffer``. Every ``Dense`` delivers one step late; results
 report it as ``delay_steps`` and ``compensate_delay`` aligns it. Runs go in chunks so a
 timeout can stop them, and the runtime is always stopped.
 """
@@ -51,11 +51,26 @@ class LavaSimBackend(Backend):
                 for p in net.populations}
 
 
-def _groups(pop, fixed: bool) -> list[np.ndarray]:
-    keys = (np.stack([pop.fixed["du"], pop.fixed["dv"], pop.fixed["vth"]], 1) if fixed
-            else np.stack([pop.du, pop.dv, pop.vth], 1))
-    _, inv = np.unique(keys, axis=0, return_inverse=True)
-    return [np.flatnonzero(inv.reshape(-1) == g) for g in range(inv.max() + 1)]
+def _neurons(pop, fixed: bool):
+    """One Lava process for a population: Lava's stock ``LIF`` where every neuron shares
+    du, dv and vth, else ``HeteroLIF`` (Lava's LIF models with per-neuron values)."""
+    from lava.proc.lif.process import LIF
+
+    if fixed:
+        f = pop.fixed
+        du, dv, vth = f["du"], f["dv"], f["vth"]
+        bias = {"bias_mant": f["bias_mant"], "bias_exp": f["bias_exp"]}
+        scalar = int
+    else:
+        du, dv, vth = pop.du, pop.dv, pop.vth
+        bias = {"bias_mant": pop.bias}
+        scalar = float
+    if all(np.all(a == a[0]) for a in (du, dv, vth)):
+        return LIF(shape=(pop.size,), du=scalar(du[0]), dv=scalar(dv[0]), vth=scalar(vth[0]),
+                   **bias)
+    from hal.backends.lava_procs.lif.process import HeteroLIF
+
+    return HeteroLIF(shape=(pop.size,), du=du, dv=dv, vth=vth, **bias)
 
 
 def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any]):
@@ -63,43 +78,23 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any]):
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.dense.process import Dense
     from lava.proc.io.source import RingBuffer
-    from lava.proc.lif.process import LIF
     from lava.proc.monitor.process import Monitor
 
     T = x.shape[0]
     source = RingBuffer(data=x.T.astype(int if fixed else float))
-    groups, procs, monitors = {}, {}, {}
+    procs, monitors = {}, {}
     for name, pop in net.populations.items():
-        groups[name] = _groups(pop, fixed)
-        for g, idx in enumerate(groups[name]):
-            if fixed:
-                f = pop.fixed
-                proc = LIF(shape=(len(idx),), du=int(f["du"][idx[0]]), dv=int(f["dv"][idx[0]]),
-                           vth=int(f["vth"][idx[0]]), bias_mant=f["bias_mant"][idx],
-                           bias_exp=f["bias_exp"][idx])
-            else:
-                proc = LIF(shape=(len(idx),), du=float(pop.du[idx[0]]),
-                           dv=float(pop.dv[idx[0]]), vth=float(pop.vth[idx[0]]),
-                           bias_mant=pop.bias[idx])
-            procs[name, g] = proc
-            monitors[name, g] = {}
-            for var in ("s_out", "v", "u"):
-                mon = Monitor()
-                mon.probe(getattr(proc, var), T)
-                monitors[name, g][var] = mon
+        procs[name] = _neurons(pop, fixed)
+        monitors[name] = {}
+        for var in ("s_out", "v", "u"):
+            mon = Monitor()
+            mon.probe(getattr(procs[name], var), T)
+            monitors[name][var] = mon
     for c in net.connections:
-        w = c.mant if fixed else c.weight
-        src_groups = [(None, np.arange(net.n_in))] if c.source == "input" else \
-            [((c.source, g), idx) for g, idx in enumerate(groups[c.source])]
-        for dg, didx in enumerate(groups[c.target]):
-            for skey, sidx in src_groups:
-                sub = w[np.ix_(didx, sidx)]
-                if not np.any(sub):
-                    continue
-                kw = {"weight_exp": int(c.exp), "num_weight_bits": 8} if fixed else {}
-                dense = Dense(weights=sub, **kw)
-                (source.s_out if skey is None else procs[skey].s_out).connect(dense.s_in)
-                dense.a_out.connect(procs[c.target, dg].a_in)
+        kw = {"weight_exp": int(c.exp), "num_weight_bits": 8} if fixed else {}
+        dense = Dense(weights=c.mant if fixed else c.weight, **kw)
+        (source.s_out if c.source == "input" else procs[c.source].s_out).connect(dense.s_in)
+        dense.a_out.connect(procs[c.target].a_in)
     anchor = next(iter(procs.values()))
     cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt")
     deadline = time.monotonic() + float(opts["timeout_s"])
@@ -113,14 +108,11 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any]):
                 raise HALTimeoutError(f"Lava run exceeded timeout_s={opts['timeout_s']} "
                                       f"after {done} of {T} steps")
         out = {}
-        for name, pop in net.populations.items():
-            rec = {k: np.zeros((T, pop.size)) for k in ("spikes", "v", "u")}
-            for g, idx in enumerate(groups[name]):
-                for var, key in (("s_out", "spikes"), ("v", "v"), ("u", "u")):
-                    mon = monitors[name, g][var]
-                    proc = procs[name, g]
-                    data = mon.get_data()[proc.name][getattr(proc, var).name]
-                    rec[key][:, idx] = np.asarray(data).reshape(T, len(idx))
+        for name in net.populations:
+            proc, rec = procs[name], {}
+            for var, key in (("s_out", "spikes"), ("v", "v"), ("u", "u")):
+                data = monitors[name][var].get_data()[proc.name][getattr(proc, var).name]
+                rec[key] = np.asarray(data).reshape(T, -1)
             rec["spikes"] = rec["spikes"] > 0
             if fixed:
                 rec["v"], rec["u"] = rec["v"].astype(np.int64), rec["u"].astype(np.int64)
