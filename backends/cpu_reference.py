@@ -3,11 +3,13 @@
 (``cpu-float``). Batched: many input streams run at once. Imports no Lava.
 
 Fixed-point step (copied from lava-nc 0.10.0 ``PyLifModelBitAcc`` and
-``PyDenseModelBitAcc``, not from their precision labels):
-    u' = wrap24(trunc((u * (4096 - du - 1)) / 4096) + (a_in << 6))
-    v' = clip24(trunc((v * (4096 - dv)) / 4096) + u' + (bias_mant << bias_exp))
-    spike = v' > vth << 6, then v' = 0
-    a_in(t+1) = shift(W_mant @ s(t), weight_exp)            (one step late per Dense)
+``PyDenseModelBitAcc``, not from their precision labels), with S = state_bits,
+D = 2**decay_bits, A = align_bits, all read from the target through the quantization
+report (Loihi 2: S = 24, D = 4096, A = 6):
+    u' = wrapS(trunc((u * (D - du - 1)) / D) + (a_in << A))
+    v' = clipS(trunc((v * (D - dv)) / D) + u' + (bias_mant << bias_exp))
+    spike = v' > vth << A, then v' = 0
+    a_in(t+1+delay) = shift(W_mant @ s(t), weight_exp)      (one step late per Dense)
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from hal.backend import Backend
 from hal.compilers.snn import Lowered
 from hal.target import Target
 
-_MAX = 2**23
-
 
 class CpuReferenceBackend(Backend):
     """Runs a lowered network with numpy, fixed or float by the target's precision."""
@@ -32,7 +32,7 @@ class CpuReferenceBackend(Backend):
     install_hint = "pip install numpy"
     packages = ("numpy",)
     options = {"compensate_delay": False,
-               "v_scale": "auto", "rounding": "nearest", "decay_scale": 4096}
+               "v_scale": "auto", "rounding": "nearest", "decay_scale": "auto"}
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target,
                  opts: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
@@ -46,19 +46,21 @@ def simulate(net: Lowered, x: np.ndarray, fixed: bool) -> dict[str, dict[str, np
     B, T, _ = x.shape
     dtype = np.int64 if fixed else np.float64
     pops = net.populations
+    fmt = net.quantization["format"] if fixed else {}
     state = {n: {"u": np.zeros((B, p.size), dtype), "v": np.zeros((B, p.size), dtype)}
              for n, p in pops.items()}
-    buf = [np.zeros((B, len(pops[c.target].du)), dtype) for c in net.connections]
+    # one slot per step of delay: buf[i][0] arrives now, buf[i][-1] in 1 + delay steps
+    buf = [np.zeros((c.delay + 1, B, pops[c.target].size), dtype) for c in net.connections]
     out = {n: {k: np.zeros((B, T, p.size), bool if k == "spikes" else dtype)
                for k in ("spikes", "v", "u")} for n, p in pops.items()}
-    params = {n: _params(p, fixed) for n, p in pops.items()}
+    params = {n: _params(p, fixed, fmt) for n, p in pops.items()}
     mats = [(c.mant.T.astype(np.int64) if fixed else c.weight.T) for c in net.connections]
     xin = x.astype(np.int64) if fixed else x.astype(np.float64)
     spikes = {n: np.zeros((B, p.size), bool) for n, p in pops.items()}
     for t in range(T):
         a_in = {n: np.zeros((B, p.size), dtype) for n, p in pops.items()}
         for c, b in zip(net.connections, buf, strict=True):
-            a_in[c.target] += b
+            a_in[c.target] += b[0]
         for n in pops:
             step = _step_fixed if fixed else _step_float
             spikes[n] = step(state[n], a_in[n], params[n])
@@ -70,31 +72,35 @@ def simulate(net: Lowered, x: np.ndarray, fixed: bool) -> dict[str, dict[str, np
             acc = src @ mats[i]
             if fixed:
                 acc = np.left_shift(acc, c.exp) if c.exp > 0 else np.right_shift(acc, -c.exp)
-            buf[i] = acc
+            if c.delay:
+                buf[i][:-1] = buf[i][1:]
+            buf[i][-1] = acc
     return out
 
 
-def _params(p, fixed: bool) -> dict[str, np.ndarray]:
+def _params(p, fixed: bool, fmt: dict[str, int]) -> dict[str, Any]:
     if not fixed:
         return {"du": p.du, "dv": p.dv, "vth": p.vth, "bias": p.bias}
     f = p.fixed
     bias = np.where(f["bias_exp"] >= 0, np.left_shift(f["bias_mant"], f["bias_exp"]),
                     np.right_shift(f["bias_mant"], -f["bias_exp"]))
-    return {"du": f["du"], "dv": f["dv"], "vth": f["vth"].astype(np.int64) << 6,
-            "bias": bias.astype(np.int64)}
+    return {"du": f["du"], "dv": f["dv"], "vth": f["vth"].astype(np.int64) << fmt["align_bits"],
+            "bias": bias.astype(np.int64), "align": fmt["align_bits"],
+            "shift": fmt["decay_bits"], "max": 2 ** (fmt["state_bits"] - 1)}
 
 
-def _decay(x: np.ndarray, factor: np.ndarray) -> np.ndarray:
+def _decay(x: np.ndarray, factor: np.ndarray, shift: int) -> np.ndarray:
     prod = x * factor
-    return np.sign(prod) * np.right_shift(np.abs(prod), 12)
+    return np.sign(prod) * np.right_shift(np.abs(prod), shift)
 
 
 def _step_fixed(s: dict, a_in: np.ndarray, p: dict) -> np.ndarray:
-    u = _decay(s["u"], 4096 - (p["du"] + 1)) + np.left_shift(a_in, 6)
-    wrapped = np.where(u > _MAX, u - 2 * _MAX, u)
-    u = np.where(wrapped <= -_MAX, u + 2 * _MAX, wrapped)
-    v = _decay(s["v"], 4096 - p["dv"]) + u + p["bias"]
-    v = np.clip(v, -_MAX + 1, _MAX - 1)
+    unity, top = 2 ** p["shift"], p["max"]
+    u = _decay(s["u"], unity - (p["du"] + 1), p["shift"]) + np.left_shift(a_in, p["align"])
+    wrapped = np.where(u > top, u - 2 * top, u)
+    u = np.where(wrapped <= -top, u + 2 * top, wrapped)
+    v = _decay(s["v"], unity - p["dv"], p["shift"]) + u + p["bias"]
+    v = np.clip(v, -top + 1, top - 1)
     spk = v > p["vth"]
     v[spk] = 0
     s["u"], s["v"] = u, v

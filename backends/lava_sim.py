@@ -3,9 +3,10 @@
 
 Each population becomes one process (Lava's ``LIF`` where all neurons share du, dv and
 vth, else ``HeteroLIF``, Lava's LIF models with per-neuron values), each connection one
-``Dense``, and the input a ``RingBuffer``. Every ``Dense`` delivers one step late; results
-report it as ``delay_steps`` and ``compensate_delay`` aligns it. Runs go in chunks so a
-timeout can stop them, and the runtime is always stopped.
+``Dense`` (``DelayDense`` where a NIR Delay adds steps), and the input a ``RingBuffer``.
+Every ``Dense`` delivers one step late; results report it as ``delay_steps`` and
+``compensate_delay`` aligns it. Runs go in chunks so a timeout can stop them, and the
+runtime is always stopped.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class LavaSimBackend(Backend):
     install_hint = "Lava needs Python 3.10: pip install 'nq-hal[lava]' on Python 3.10"
     packages = ("lava-nc",)
     options = {"compensate_delay": False, "timeout_s": 300, "v_scale": "auto",
-               "rounding": "nearest", "decay_scale": 4096, "chunk_steps": 250}
+               "rounding": "nearest", "decay_scale": "auto", "chunk_steps": 250}
 
     def availability(self, target: Target | None = None) -> Availability:
         import sys
@@ -76,7 +77,7 @@ def _neurons(pop, fixed: bool):
 def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any]):
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.dense.process import Dense
+    from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
     from lava.proc.monitor.process import Monitor
 
@@ -92,7 +93,9 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any]):
             monitors[name][var] = mon
     for c in net.connections:
         kw = {"weight_exp": int(c.exp), "num_weight_bits": 8} if fixed else {}
-        dense = Dense(weights=c.mant if fixed else c.weight, **kw)
+        w = c.mant if fixed else c.weight
+        dense = DelayDense(weights=w, delays=int(c.delay), **kw) if c.delay else \
+            Dense(weights=w, **kw)
         (source.s_out if c.source == "input" else procs[c.source].s_out).connect(dense.s_in)
         dense.a_out.connect(procs[c.target].a_in)
     anchor = next(iter(procs.values()))

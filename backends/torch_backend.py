@@ -38,14 +38,15 @@ class TorchBackend(Backend):
         u = {n: torch.zeros(B, p.size, **f32) for n, p in pops.items()}
         v = {n: torch.zeros(B, p.size, **f32) for n, p in pops.items()}
         s = {n: torch.zeros(B, p.size, **f32) for n, p in pops.items()}
-        buf = [torch.zeros(B, pops[c.target].size, **f32) for c in net.connections]
+        buf = [torch.zeros(c.delay + 1, B, pops[c.target].size, **f32)
+               for c in net.connections]
         rec = {n: {k: torch.zeros(B, T, p.size, **f32) for k in ("spikes", "v", "u")}
                for n, p in pops.items()}
         with torch.no_grad():
             for t in range(T):
                 a_in = {n: torch.zeros(B, p.size, **f32) for n, p in pops.items()}
                 for c, b in zip(net.connections, buf, strict=True):
-                    a_in[c.target] += b
+                    a_in[c.target] += b[0]
                 for n in pops:
                     p = P[n]
                     u[n] = u[n] * (1 - p["du"]) + a_in[n]
@@ -56,6 +57,6 @@ class TorchBackend(Backend):
                     rec[n]["spikes"][:, t], rec[n]["v"][:, t], rec[n]["u"][:, t] = s[n], v[n], u[n]
                 for i, c in enumerate(net.connections):
                     src = xt[:, t] if c.source == "input" else s[c.source]
-                    buf[i] = src @ W[i]
+                    buf[i] = torch.cat([buf[i][1:], (src @ W[i])[None]])
         return {n: {k: (a.cpu().numpy() > 0 if k == "spikes" else a.cpu().numpy().astype(float))
                     for k, a in r.items()} for n, r in rec.items()}

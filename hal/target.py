@@ -56,6 +56,8 @@ class NeuroLimits(_Strict):
     bias_mant_bits: int | None = Field(None, gt=1, le=32)
     bias_exp_max: int | None = None
     spike_bits: int | None = Field(None, gt=0, le=32)
+    activation_bits: int | None = Field(None, gt=1, le=32)  # synaptic input per step
+    align_bits: int | None = Field(None, ge=0, le=16)  # MSB alignment of vth, input, bias
 
 
 class NoiseSpec(_Strict):

@@ -25,23 +25,33 @@ from hal.snn.result import SimResult
 from hal.target import Target
 
 
-def load(path: str | Path) -> nir.NIRGraph:
-    """Read a NIR file (HDF5). Errors name the file and what is wrong."""
+def load(path: str | Path, type_check: bool = True) -> nir.NIRGraph:
+    """Read a NIR file (HDF5). Errors name the file and what is wrong.
+
+    Args:
+        path: the ``.nir`` file.
+        type_check: run NIR's shape inference. Some exporters write shapes NIR cannot
+            reconcile (the NIR paper's ``lif_rockpool.nir``); ``False`` skips it, and
+            hal's own lowering still checks every shape it uses.
+    """
     path = Path(path)
     if not path.exists():
         raise ValidationError(f"{path}: no such file")
     try:
-        return nir.read(str(path))
+        return nir.read(str(path), type_check=type_check)
     except Exception as exc:  # h5py/nir raise many types for corrupt files
+        hint = ("NIR's type check failed; if the graph is sound, load it with "
+                "hal.load(path, type_check=False) (hal run --no-type-check)"
+                if "Type inference" in str(exc) else "re-export it with nir.write")
         raise ValidationError(f"{path}: not a readable NIR file ({type(exc).__name__}: "
-                              f"{exc}); re-export it with nir.write") from None
+                              f"{exc}); {hint}") from None
 
 
 def _prepare(graph: Any, target: Target, opts: dict[str, Any], dt: float) -> Lowered:
     net = lower(graph, dt)
     if target.precision == "fixed":
         quantize(net, target.limits, opts.get("v_scale", "auto"),
-                 opts.get("rounding", "nearest"), int(opts.get("decay_scale", 4096)))
+                 opts.get("rounding", "nearest"), opts.get("decay_scale", "auto"))
     return net
 
 

@@ -26,13 +26,14 @@ console = Console()
 @click.option("--save", type=click.Path(dir_okay=False), default=None, help="Write an .npz.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Raster PNG.")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--no-type-check", is_flag=True, help="Skip NIR's shape inference on load.")
 def run(model, target, input_path, steps, dt, other, compensate_delay, fallback, save, plot,
-        as_json) -> None:
+        as_json, no_type_check) -> None:
     """Run a NIR network on a target (optionally compare with another target)."""
     import hal
     from hal.errors import ValidationError
 
-    graph = hal.load(model)
+    graph = hal.load(model, type_check=not no_type_check)
     try:
         x = np.load(input_path)
     except (OSError, ValueError) as exc:
