@@ -54,8 +54,9 @@ def simulate(net: Lowered, x: np.ndarray, fixed: bool) -> dict[str, dict[str, np
     out = {n: {k: np.zeros((B, T, p.size), bool if k == "spikes" else dtype)
                for k in ("spikes", "v", "u")} for n, p in pops.items()}
     params = {n: _params(p, fixed, fmt) for n, p in pops.items()}
-    mats = [(c.mant.T.astype(np.int64) if fixed else c.weight.T) for c in net.connections]
     xin = x.astype(np.int64) if fixed else x.astype(np.float64)
+    mats = [_matrix(c, fixed, float(np.abs(x).max(initial=0)) if c.source == "input" else 1.0)
+            for c in net.connections]
     spikes = {n: np.zeros((B, p.size), bool) for n, p in pops.items()}
     for t in range(T):
         a_in = {n: np.zeros((B, p.size), dtype) for n, p in pops.items()}
@@ -68,14 +69,24 @@ def simulate(net: Lowered, x: np.ndarray, fixed: bool) -> dict[str, dict[str, np
             out[n]["v"][:, t] = state[n]["v"]
             out[n]["u"][:, t] = state[n]["u"]
         for i, c in enumerate(net.connections):
-            src = xin[:, t] if c.source == "input" else spikes[c.source].astype(dtype)
-            acc = src @ mats[i]
+            src = xin[:, t] if c.source == "input" else spikes[c.source]
+            acc = src.astype(mats[i].dtype) @ mats[i]
             if fixed:
+                acc = acc.astype(np.int64)
                 acc = np.left_shift(acc, c.exp) if c.exp > 0 else np.right_shift(acc, -c.exp)
             if c.delay:
                 buf[i][:-1] = buf[i][1:]
             buf[i][-1] = acc
     return out
+
+
+def _matrix(c, fixed: bool, src_max: float) -> np.ndarray:
+    """The connection's (n_source, n_target) matrix. Integer sums are done by BLAS in
+    float64 where every partial sum stays below 2**52 (so they are exact), else in int64."""
+    if not fixed:
+        return c.weight.T
+    bound = float(np.abs(c.mant).sum(axis=1).max(initial=0)) * src_max
+    return c.mant.T.astype(np.float64 if bound < 2.0**52 else np.int64)
 
 
 def _params(p, fixed: bool, fmt: dict[str, int]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 
 import hal
 from hal.compilers.snn import LINEAR_RULES, lower
-from hal.snn.ir import random_network
+from hal.snn.ir import random_network, random_suite
 
 from .conftest import has_module
 
@@ -173,35 +173,20 @@ def test_unsupported_or_invalid_nodes(bad, match):
 
 
 # -- cpu is bit-exact with Lava on many networks --------------------------------------------
-# (n_in, hidden, out, recurrent, density, bias, tau_spread): 10 to 2000 neurons
-MANY = [(4, 6 + 10 * i, 3, i % 2 == 1, (1.0, 0.3, 0.05)[i % 3], i % 4 != 3, (0, 0.5, 1)[i % 3])
-        for i in range(17)] + [(20, 500, 10, True, 0.1, True, 0.5),
-                               (30, 1000, 20, False, 0.2, True, 1.0),
-                               (50, 1950, 40, True, 0.02, True, 0.3)]
-
-
-def many_case(i: int):
-    ni, nh, no, rec, den, bias, spread = MANY[i]
-    g = random_network(ni, nh, no, seed=100 + i, recurrent=rec, density=den, bias=bias,
-                       tau_spread=spread)
-    x = (np.random.default_rng(i).random((40, ni)) < 0.3).astype(float)
-    return g, x
-
-
 @lava
 def test_cpu_is_bit_exact_with_lava_on_twenty_networks():
-    from hal.snn.api import compile as snn_compile
-
-    assert len(MANY) >= 20
-    for i in range(len(MANY)):
-        g, x = many_case(i)
-        a = snn_compile(g, target="cpu").run(x)
-        b = snn_compile(g, target="loihi2-sim").run(x)
-        assert sum(int(s.sum()) for s in a.spikes.values()) > 0, i
+    suite = list(random_suite())
+    assert len(suite) >= 20
+    sizes = [sum(p.size for p in lower(g).populations.values()) for _, g, _ in suite]
+    assert min(sizes) == 10 and max(sizes) == 1990
+    for label, g, x in suite:
+        a = hal.compile(g, target="cpu").run(x)
+        b = hal.compile(g, target="loihi2-sim").run(x)
+        assert sum(int(s.sum()) for s in a.spikes.values()) > 0, label
         for node in a.spikes:
-            assert np.array_equal(a.spikes[node], b.spikes[node]), (i, node)
+            assert np.array_equal(a.spikes[node], b.spikes[node]), (label, node)
             for k in ("v", "u"):
-                assert np.array_equal(a.states[node][k], b.states[node][k]), (i, node, k)
+                assert np.array_equal(a.states[node][k], b.states[node][k]), (label, node, k)
 
 
 @lava

@@ -48,3 +48,22 @@ def random_network(n_in: int, n_hidden: int, n_out: int, seed: int = 0, *,
         nodes["rec"] = nir.Linear(weight=weights(n_hidden, n_hidden, 0.5 / np.sqrt(n_hidden)))
         edges += [("lif1", "rec"), ("rec", "lif1")]
     return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def random_suite(steps: int = 40):
+    """Twenty seeded networks for conformance checks, 10 to 2000 neurons: feed-forward and
+    recurrent, dense and sparse, with and without bias, uniform and heterogeneous tau.
+
+    Yields ``(label, graph, inputs)`` with 0/1 inputs shaped ``(steps, n_in)``.
+    """
+    cases = [(4, 7 + 10 * i, 3, i % 2 == 1, (1.0, 0.3, 0.05)[i % 3], i % 4 != 3,
+              (0.0, 0.5, 1.0)[i % 3]) for i in range(17)]
+    cases += [(20, 500, 10, True, 0.1, True, 0.5), (30, 1000, 20, False, 0.2, True, 1.0),
+              (50, 1950, 40, True, 0.02, True, 0.3)]
+    for i, (ni, nh, no, rec, den, bias, spread) in enumerate(cases):
+        g = random_network(ni, nh, no, seed=100 + i, recurrent=rec, density=den, bias=bias,
+                           tau_spread=spread)
+        x = (np.random.default_rng(i).random((steps, ni)) < 0.3).astype(float)
+        label = (f"#{i} {nh + no} neurons, {'recurrent' if rec else 'feed-forward'}, "
+                 f"density {den}, {'bias' if bias else 'no bias'}, tau spread {spread}")
+        yield label, g, x
