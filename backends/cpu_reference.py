@@ -40,6 +40,33 @@ class CpuReferenceBackend(Backend):
         fixed = target.precision == "fixed"
         return simulate(net, x, fixed)
 
+    def liquid_open(self, net: Any, batch: int, target: Target,
+                    opts: dict[str, Any]) -> LiquidStepper:
+        """A stepper holding CfC state for ``batch`` streams (float64)."""
+        if target.precision != "float":
+            from hal.errors import CompileError
+
+            raise CompileError(f"target '{target.name}': liquid networks run in float "
+                               "only for now (use cpu-float)")
+        return LiquidStepper(net, batch)
+
+
+class LiquidStepper:
+    """CfC state for a batch of streams, advanced one step per :meth:`step`."""
+
+    def __init__(self, net: Any, batch: int) -> None:
+        self.net, self.batch = net, batch
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = [np.zeros((self.batch, layer.hidden)) for layer in self.net.layers]
+
+    def step(self, u: np.ndarray, ts: float = 1.0) -> np.ndarray:
+        return cfc_step(self.net, self.state, np.asarray(u, np.float64), ts)
+
+    def close(self) -> None:
+        self.state = []
+
 
 def simulate(net: Lowered, x: np.ndarray, fixed: bool) -> dict[str, dict[str, np.ndarray]]:
     """The reference step loop (see module docstring)."""
@@ -125,3 +152,49 @@ def _step_float(s: dict, a_in: np.ndarray, p: dict) -> np.ndarray:
     v[spk] = 0
     s["u"], s["v"] = u, v
     return spk
+
+
+# -- liquid networks (float64) --------------------------------------------------------------
+_ACT = {
+    "lecun_tanh": lambda x: 1.7159 * np.tanh(0.666 * x),
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "silu": lambda x: x / (1.0 + np.exp(-x)),
+    "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0))),
+}
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    from scipy.special import erf
+
+    return erf(x)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def cfc_step(net: Any, state: list[np.ndarray], u: np.ndarray, ts: float = 1.0) -> np.ndarray:
+    """One CfC step (equations in :mod:`hal.liquid.ir`); updates ``state`` in place and
+    returns the output, shapes (B, n_in) -> (B, n_out)."""
+    x = u
+    for k, layer in enumerate(net.layers):
+        z = np.concatenate([x, state[k]], axis=1)
+        act = _ACT[layer.activation]
+        for w, b in layer.backbone:
+            z = act(z @ w.T + b)
+        w1 = layer.ff1[0] if layer.mask is None else layer.ff1[0] * layer.mask
+        f1 = z @ w1.T + layer.ff1[1]
+        if layer.mode == "pure":
+            h = -layer.A * np.exp(-ts * (np.abs(layer.w_tau) + np.abs(f1))) * f1 + layer.A
+        else:
+            w2 = layer.ff2[0] if layer.mask is None else layer.ff2[0] * layer.mask
+            f2 = np.tanh(z @ w2.T + layer.ff2[1])
+            f1 = np.tanh(f1)
+            ta = z @ layer.time_a[0].T + layer.time_a[1]
+            tb = z @ layer.time_b[0].T + layer.time_b[1]
+            s = _sigmoid(ta * ts + tb)
+            h = f1 + s * f2 if layer.mode == "no_gate" else f1 * (1.0 - s) + s * f2
+        state[k] = h
+        x = h
+    return x if net.readout is None else x @ net.readout[0].T + net.readout[1]

@@ -55,13 +55,16 @@ class QiskitAerBackend(Backend):
         x0, origin = (initial_angles(ising, int(opts["reps"])) if opts["initial_angles"] == "auto"
                       else (np.asarray(opts["initial_angles"], float), "given"))
         deadline = time.monotonic() + float(opts["timeout_s"])
+        start = time.perf_counter()
         params, expectation, evals = _optimise(circuit, ising, x0, opts, seed, deadline)
+        optimise_s = time.perf_counter() - start
         bound = circuit.assign_parameters(params)
         counts = _sample(bound, target, opts, seed)
         ss = _counts_to_sampleset(counts, ising, bqm)
         info = {"reps": int(opts["reps"]), "angles": params.tolist(), "angle_source": origin,
                 "initial_angles": x0.tolist(), "expected_energy": expectation + ising.offset,
-                "evaluations": evals, "qubits": ising.num_qubits, "shots": int(opts["shots"])}
+                "evaluations": evals, "optimise_s": optimise_s, "qubits": ising.num_qubits,
+                "shots": int(opts["shots"])}
         if target.limits.noise is not None:
             from qiskit.quantum_info import Statevector, hellinger_fidelity
 
@@ -88,8 +91,13 @@ def _optimise(circuit, ising, x0, opts, seed, deadline) -> tuple[np.ndarray, flo
 
     method = opts["method"] if opts["method"] in ("statevector", "matrix_product_state") \
         else "statevector"
+    from qiskit import transpile
+    from qiskit_aer import AerSimulator
+
     estimator = _estimator(method, seed, opts["bond_dimension"])
     observable = cost_operator(ising)
+    # decompose the ansatz once, not in every estimator call
+    circuit = transpile(circuit, AerSimulator(method=method), optimization_level=0)
     evals = 0
 
     def energy(theta: np.ndarray) -> float:

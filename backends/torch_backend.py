@@ -20,15 +20,20 @@ class TorchBackend(Backend):
     requires = ("torch",)
     install_hint = "pip install 'nq-hal[torch]'"
     packages = ("torch",)
-    options = {"device": "auto", "compensate_delay": False}
+    options = {"device": "auto", "compensate_delay": False, "dtype": "float32"}
+
+    def liquid_open(self, net: Any, batch: int, target: Target,
+                    opts: dict[str, Any]) -> TorchLiquidStepper:
+        """A stepper holding CfC state for ``batch`` streams on the chosen device."""
+        return TorchLiquidStepper(net, batch, _device(opts["device"]),
+                                  getattr(__import__("torch"), opts["dtype"]))
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target,
                  opts: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
         import torch
 
-        dev = opts["device"]
-        dev = ("cuda" if torch.cuda.is_available() else "cpu") if dev == "auto" else dev
-        f32 = {"dtype": torch.float32, "device": dev}
+        dev = _device(opts["device"])
+        f32 = {"dtype": getattr(torch, opts["dtype"]), "device": dev}
         B, T, _ = x.shape
         xt = torch.as_tensor(x, **f32)
         pops = net.populations
@@ -60,3 +65,73 @@ class TorchBackend(Backend):
                     buf[i] = torch.cat([buf[i][1:], (src @ W[i])[None]])
         return {n: {k: (a.cpu().numpy() > 0 if k == "spikes" else a.cpu().numpy().astype(float))
                     for k, a in r.items()} for n, r in rec.items()}
+
+
+def _device(name: str) -> str:
+    import torch
+
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
+
+class TorchLiquidStepper:
+    """CfC state for a batch of streams, stepped with torch (equations in hal.liquid.ir)."""
+
+    def __init__(self, net: Any, batch: int, device: str, dtype: Any) -> None:
+        import torch
+
+        self.net, self.batch, self.device, self.dtype = net, batch, device, dtype
+
+        def t(a):
+            return None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
+
+        self.layers = []
+        for layer in net.layers:
+            mask = layer.mask if layer.mask is not None else 1.0
+            p = {"mode": layer.mode, "act": layer.activation,
+                 "backbone": [(t(w), t(b)) for w, b in layer.backbone],
+                 "w1": t(layer.ff1[0] * mask), "b1": t(layer.ff1[1])}
+            if layer.mode == "pure":
+                p.update(w_tau=t(np.abs(layer.w_tau)), A=t(layer.A))
+            else:
+                p.update(w2=t(layer.ff2[0] * mask), b2=t(layer.ff2[1]),
+                         wa=t(layer.time_a[0]), ba=t(layer.time_a[1]),
+                         wb=t(layer.time_b[0]), bb=t(layer.time_b[1]))
+            self.layers.append(p)
+        self.readout = None if net.readout is None else (t(net.readout[0]), t(net.readout[1]))
+        self.reset()
+
+    def reset(self) -> None:
+        import torch
+
+        self.state = [torch.zeros(self.batch, layer.hidden, dtype=self.dtype,
+                                  device=self.device) for layer in self.net.layers]
+
+    def step(self, u: Any, ts: float = 1.0) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        act = {"lecun_tanh": lambda x: 1.7159 * torch.tanh(0.666 * x), "tanh": torch.tanh,
+               "relu": torch.relu, "silu": F.silu, "gelu": F.gelu}
+        with torch.no_grad():
+            x = torch.as_tensor(np.asarray(u), dtype=self.dtype, device=self.device)
+            for k, p in enumerate(self.layers):
+                z = torch.cat([x, self.state[k]], 1)
+                for w, b in p["backbone"]:
+                    z = act[p["act"]](F.linear(z, w, b))
+                f1 = F.linear(z, p["w1"], p["b1"])
+                if p["mode"] == "pure":
+                    h = -p["A"] * torch.exp(-ts * (p["w_tau"] + torch.abs(f1))) * f1 + p["A"]
+                else:
+                    f2 = torch.tanh(F.linear(z, p["w2"], p["b2"]))
+                    f1 = torch.tanh(f1)
+                    s = torch.sigmoid(F.linear(z, p["wa"], p["ba"]) * ts +
+                                      F.linear(z, p["wb"], p["bb"]))
+                    h = f1 + s * f2 if p["mode"] == "no_gate" else f1 * (1.0 - s) + s * f2
+                self.state[k] = h
+                x = h
+            if self.readout is not None:
+                x = F.linear(x, *self.readout)
+        return x.cpu().numpy().astype(np.float64)
+
+    def close(self) -> None:
+        self.state = []

@@ -269,6 +269,11 @@ def greedy_repair(problem: AllocationProblem, x: np.ndarray) -> np.ndarray:
 def _fits(problem: AllocationProblem, x: np.ndarray, load: np.ndarray, j: int, h: int) -> bool:
     if (load[h] + problem.demand_jhr[j, h] > problem.capacity[h] + 1e-9).any():
         return False
+    return _apart(problem, x, j, h)
+
+
+def _apart(problem: AllocationProblem, x: np.ndarray, j: int, h: int) -> bool:
+    """True when placing job j on host h breaks no anti-affinity pair."""
     for a, b in problem.anti_affinity:
         other = b if problem.jobs[j] == a else a if problem.jobs[j] == b else None
         if other is not None and x[problem.jobs.index(other), h]:
@@ -284,14 +289,17 @@ def _place(problem, x, load, c, j) -> None:
             return
 
 
-def _improve(problem, x, load, c, rounds: int = 3) -> None:
+def _improve(problem, x, load, c, rounds: int = 20) -> None:
+    """Local search: move one job to a cheaper host with room, or swap the hosts of two
+    jobs, while either lowers the cost and keeps every constraint (first improvement)."""
     if problem.affinity or problem.host_cost is not None:
         return  # moves would need to keep pairs together / account for host cost
+    dem = problem.demand_jhr
     for _ in range(rounds):
         moved = False
         for j in np.flatnonzero(x.any(axis=1)):
             h0 = int(np.flatnonzero(x[j])[0])
-            load[h0] -= problem.demand_jhr[j, h0]
+            load[h0] -= dem[j, h0]
             x[j, h0] = False
             best = h0
             for h in np.argsort(c[j]):
@@ -301,7 +309,35 @@ def _improve(problem, x, load, c, rounds: int = 3) -> None:
                     best = int(h)
                     break
             x[j, best] = True
-            load[best] += problem.demand_jhr[j, best]
+            load[best] += dem[j, best]
             moved |= best != h0
+        moved |= _swap_pass(problem, x, load, c)
         if not moved:
             return
+
+
+def _swap_pass(problem, x, load, c) -> bool:
+    dem = problem.demand_jhr
+    host = np.where(x.any(axis=1), x.argmax(axis=1), -1)
+    swapped = False
+    for j1 in range(len(host)):
+        for j2 in range(j1 + 1, len(host)):
+            h1, h2 = host[j1], host[j2]
+            if h1 < 0 or h2 < 0 or h1 == h2:
+                continue
+            if c[j1, h2] + c[j2, h1] >= c[j1, h1] + c[j2, h2] - 1e-12:
+                continue
+            new1 = load[h1] - dem[j1, h1] + dem[j2, h1]
+            new2 = load[h2] - dem[j2, h2] + dem[j1, h2]
+            if (new1 > problem.capacity[h1] + 1e-9).any() or \
+                    (new2 > problem.capacity[h2] + 1e-9).any():
+                continue
+            x[j1, h1] = x[j2, h2] = False
+            if not (_apart(problem, x, j1, h2) and _apart(problem, x, j2, h1)):
+                x[j1, h1] = x[j2, h2] = True
+                continue
+            x[j1, h2] = x[j2, h1] = True
+            load[h1], load[h2] = new1, new2
+            host[j1], host[j2] = h2, h1
+            swapped = True
+    return swapped

@@ -36,6 +36,7 @@ except metadata.PackageNotFoundError:  # running from a source tree that is not 
 _LAZY = {
     "load": "hal.snn.api",
     "compile": "hal.snn.api",
+    "from_torch": "hal.liquid.torch_import",
     "compare": "hal.snn.fidelity",
     "SimResult": "hal.snn.result",
     "FidelityReport": "hal.snn.fidelity",

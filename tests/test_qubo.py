@@ -134,19 +134,20 @@ def test_gset_reader(benchmarks):
     assert g.num_nodes == 800 and len(g.edges) == 19176
 
 
-def random_regular(n: int, seed: int) -> hal.qubo.problem.MaxCutProblem:
-    import networkx as nx
-
-    g = nx.random_regular_graph(3, n, seed=seed)
-    return hal.qubo.problem.MaxCutProblem(n, list(g.edges()), name=f"3reg-{n}-{seed}")
+def test_random_regular_graphs_are_simple_and_regular():
+    for n, d in ((8, 3), (20, 3), (10, 4)):
+        g = hal.qubo.problem.MaxCutProblem.random_regular(n, d, seed=n)
+        assert np.array_equal(np.bincount(g.edges.ravel(), minlength=n), np.full(n, d))
+        assert len({tuple(e) for e in g.edges.tolist()}) == len(g.edges) == n * d // 2
+    with pytest.raises(hal.ValidationError, match="no simple 3-regular"):
+        hal.qubo.problem.MaxCutProblem.random_regular(7, 3)
 
 
 @needs_aer
 @pytest.mark.parametrize("reps,guarantee", [(1, 0.6924), (2, 0.7559), (3, 0.7924)])
 def test_qaoa_ratio_never_below_fixed_angle_guarantee(benchmarks, reps, guarantee):
-    pytest.importorskip("networkx")
     for seed in range(2):
-        p = random_regular(8, seed)
+        p = hal.qubo.problem.MaxCutProblem.random_regular(8, 3, seed)
         res = hal.solve(p, target="aer-statevector", seed=seed, reps=reps, maxiter=40)
         v = res.validation
         assert res.provenance["backend_info"]["angle_source"].startswith("fixed-angle")

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hal._yaml import LocatedYAML
-from hal.errors import ValidationError
+from hal.errors import HALError, ValidationError
 
 
 @dataclass
@@ -341,6 +341,20 @@ class MaxCutProblem:
             raise ValidationError(f"{self.name}: edge endpoints must lie in 0..{self.num_nodes-1}")
         if (self.edges[:, 0] == self.edges[:, 1]).any():
             raise ValidationError(f"{self.name}: self-loop edges are not allowed in max-cut")
+
+    @classmethod
+    def random_regular(cls, n: int, degree: int = 3, seed: int = 0) -> MaxCutProblem:
+        """A uniform random simple ``degree``-regular graph on n nodes (pairing model with
+        rejection; fine for the small graphs QAOA simulates)."""
+        if n * degree % 2 or degree >= n:
+            raise ValidationError(f"no simple {degree}-regular graph on {n} nodes")
+        rng = np.random.default_rng(seed)
+        for _ in range(10_000):
+            stubs = rng.permutation(np.repeat(np.arange(n), degree)).reshape(-1, 2)
+            a, b = stubs.min(axis=1), stubs.max(axis=1)
+            if (a != b).all() and len(set(zip(a.tolist(), b.tolist(), strict=True))) == len(a):
+                return cls(n, np.stack([a, b], 1), name=f"{degree}reg-{n}-{seed}")
+        raise HALError(f"could not draw a simple {degree}-regular graph on {n} nodes")
 
     def cut_value(self, spins: np.ndarray) -> float:
         """Cut weight of a 0/1 vector (or a (S, n) batch)."""

@@ -71,12 +71,23 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
     """Lower and quantize ``graph`` (NIR graph or path) for ``target``.
 
     Args:
-        graph: a ``nir.NIRGraph`` or a path to a NIR file.
+        graph: a ``nir.NIRGraph``, a path to a NIR file, a liquid ``CfCNet`` or an
+            ncps ``CfC`` module (these return a ``LiquidExecutable``).
         target: target name or ``"auto"``; unavailable or too-small targets follow the
             fallback rules of :func:`hal.select`.
         dt: time step in seconds (NIR graphs are continuous time).
         **options: backend options (``compensate_delay``, ``v_scale``, ``rounding``, ...).
     """
+    from hal.liquid.ir import CfCNet
+
+    if type(graph).__module__.startswith(("torch", "ncps")):
+        from hal.liquid.torch_import import from_torch
+
+        graph = from_torch(graph)
+    if isinstance(graph, CfCNet):
+        from hal.liquid.api import compile as compile_liquid
+
+        return compile_liquid(graph, target, fallback=fallback, **options)
     if isinstance(graph, (str, Path)):
         graph = load(graph)
     timer = Timer()

@@ -1,0 +1,86 @@
+"""Liquid (CfC) networks: ncps import, cpu-float and torch against ncps itself, sessions."""
+
+import numpy as np
+import pytest
+
+import hal
+
+torch = pytest.importorskip("torch", reason="needs the torch extra")
+ncps_torch = pytest.importorskip("ncps.torch", reason="needs ncps (torch extra)")
+from ncps.wirings import AutoNCP  # noqa: E402
+
+TOL = 1e-5  # ncps runs in float32; cpu-float runs float64 from the same float32 weights
+
+
+def models():
+    """Ten seeded ncps CfCs: each mode plain and wired (AutoNCP), backbones, readout."""
+    out = []
+    for i, mode in enumerate(("default", "pure", "no_gate")):
+        torch.manual_seed(i)
+        out.append((f"{mode}", ncps_torch.CfC(5, 16, mode=mode)))
+        torch.manual_seed(10 + i)
+        out.append((f"{mode}-autoncp", ncps_torch.CfC(5, AutoNCP(20, 3, seed=i), mode=mode)))
+    torch.manual_seed(7)
+    out.append(("silu-2layer-proj", ncps_torch.CfC(5, 12, proj_size=3, backbone_layers=2,
+                                                   backbone_units=32, activation="silu")))
+    torch.manual_seed(8)
+    out.append(("no-backbone", ncps_torch.CfC(5, 10, backbone_layers=0)))
+    torch.manual_seed(9)
+    out.append(("gelu", ncps_torch.CfC(5, 8, activation="gelu", mode="no_gate")))
+    torch.manual_seed(11)
+    out.append(("relu-pure", ncps_torch.CfC(5, 8, activation="relu", mode="pure")))
+    return out
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    return np.random.default_rng(0).normal(size=(2, 200, 5)).astype(np.float32)
+
+
+@pytest.mark.parametrize("label,module", models(), ids=[m[0] for m in models()])
+def test_matches_ncps_forward(label, module, inputs):
+    module.eval()
+    with torch.no_grad():
+        ref = module(torch.tensor(inputs))[0].numpy()
+    net = hal.from_torch(module)
+    for target in ("cpu-float", "torch"):
+        res = hal.compile(net, target=target).run(inputs)
+        assert res.outputs.shape == ref.shape
+        assert np.abs(res.outputs - ref).max() < TOL, (label, target)
+    single = hal.compile(module, target="cpu-float").run(inputs[0]).outputs
+    assert np.abs(single - ref[0]).max() < TOL
+
+
+def test_session_steps_equal_run_and_reset_restarts(inputs):
+    torch.manual_seed(0)
+    exe = hal.compile(ncps_torch.CfC(5, AutoNCP(12, 2, seed=0)), target="cpu-float")
+    whole = exe.run(inputs[0, :30]).outputs
+    with exe.open() as s:
+        stepped = np.stack([s.step(x) for x in inputs[0, :30]])
+        assert np.array_equal(stepped, whole) and s.steps == 30
+        s.reset()
+        assert np.array_equal(s.step(inputs[0, 0]), whole[0])
+        with pytest.raises(hal.ValidationError, match=r"shape \(5,\)"):
+            s.step(np.zeros(4))
+    with pytest.raises(hal.ValidationError, match="closed"):
+        s.step(inputs[0, 0])
+    batch = exe.open(batch=2)
+    assert batch.step(inputs[:, 0]).shape == (2, 2)
+    batch.close()
+    batch.close()  # twice is fine
+
+
+def test_unsupported_targets_and_modules_say_why():
+    torch.manual_seed(0)
+    net = hal.from_torch(ncps_torch.CfC(3, 4))
+    with pytest.raises(hal.DoesNotFit, match="float only"):
+        hal.compile(net, target="cpu")
+    with pytest.raises(hal.DoesNotFit, match="does not run liquid networks yet"):
+        hal.compile(net, target="loihi2-sim-float", fallback=False)
+    with pytest.warns(hal.FallbackWarning, match="lava_sim"):
+        exe = hal.compile(net, target="loihi2-sim-float")
+    assert exe.target.name == "cpu-float" and "lava_sim" in exe.skips[0].reason
+    with pytest.raises(hal.CompileError, match="mixed_memory"):
+        hal.from_torch(ncps_torch.CfC(3, 4, mixed_memory=True))
+    with pytest.raises(hal.CompileError, match="LSTM|not supported"):
+        hal.from_torch(torch.nn.LSTM(3, 4))
