@@ -54,7 +54,9 @@ class DimodSamplerBackend(Backend):
         rounds = opts["tune_rounds"] if opts["tune_penalties"] and compiled.cqm.constraints else 1
         history = []
         for k in range(rounds):
-            bqm = to_bqm(compiled, penalties, encoding=opts["encoding"])
+            unconstrained = not compiled.cqm.constraints and compiled.bqm is not None
+            bqm = compiled.bqm if unconstrained else \
+                to_bqm(compiled, penalties, encoding=opts["encoding"])
             if (reason := self.fits(compiled, target)) is not None:
                 raise DoesNotFit(f"target '{target.name}': {reason}")
             start = time.perf_counter()

@@ -180,8 +180,9 @@ def default_penalties(cqm: dimod.ConstrainedQuadraticModel) -> dict[str, float]:
     """Per-constraint weight: the largest objective change one flip of a variable in the
     constraint can make, plus one, divided by the squared smallest violation step."""
     obj = cqm.objective
+    constrained = {v for c in cqm.constraints.values() for v in c.lhs.variables}
     flip = {v: abs(obj.get_linear(v)) + sum(abs(b) for _, b in _quad_of(obj, v))
-            for v in obj.variables}
+            for v in obj.variables if v in constrained}
     out = {}
     for label, c in cqm.constraints.items():
         coeffs = [abs(b) for _, b in c.lhs.iter_linear() if b]

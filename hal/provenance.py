@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from collections.abc import Iterable, Iterator
@@ -19,11 +20,17 @@ def package_versions(names: Iterable[str]) -> dict[str, str]:
     """Installed version of each distribution in ``names`` (missing ones are left out)."""
     out = {}
     for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+        if (version := _version(name)) is not None:
+            out[name] = version
     return out
+
+
+@functools.cache
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def make_provenance(

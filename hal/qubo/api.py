@@ -96,28 +96,28 @@ def get_backend_fits(target, compiled: Compiled) -> str | None:
     return fits(compiled, target) if fits else None
 
 
-def _decode(compiled: Compiled, out: Samples, target: str, backend: str) -> SolveResult:
+def _decode(compiled: Compiled, out: Samples, target: str, backend: str,
+            repair_top: int = 20) -> SolveResult:
+    """Best raw sample (feasible first, then lowest energy), and, where the problem has a
+    repair, the best of repairing the ``repair_top`` lowest-energy distinct samples
+    (reported separately: ``raw`` keeps the sampler's own answer)."""
     ss = out.sampleset
-    best_raw, best_key = None, None
-    for row in range(len(ss)):  # best = feasible first, then lowest energy
+    rows = []
+    for row in range(len(ss)):
         sample = dict(zip(ss.variables, ss.record.sample[row], strict=True))
         obj, feas, viol = compiled.evaluate(sample)
-        key = (not feas, float(ss.record.energy[row]))
-        if best_key is None or key < best_key:
-            best_key, best_raw = key, (sample, obj, feas, viol)
-    sample, obj, feas, viol = best_raw
+        rows.append(((not feas, float(ss.record.energy[row])), sample, obj, feas, viol))
+    rows.sort(key=lambda r: r[0])
+    best_key, sample, obj, feas, viol = rows[0]
     raw = {"objective": obj, "feasible": feas, "violations": viol, "energy": best_key[1]}
     repaired = False
-    if not feas and compiled.repair is not None:
-        fixed = compiled.repair(sample)
-        obj2, feas2, viol2 = compiled.evaluate(fixed)
-        if feas2:
-            sample, obj, feas, viol, repaired = fixed, obj2, feas2, viol2, True
-    elif feas and compiled.repair is not None:
-        better = compiled.repair(sample)  # repair also applies improving moves
-        obj2, feas2, _ = compiled.evaluate(better)
-        if feas2 and compiled.sign * obj2 < compiled.sign * obj - 1e-9:
-            sample, obj, repaired = better, obj2, True
+    if compiled.repair is not None:
+        by_energy = sorted(rows, key=lambda r: r[0][1])[:repair_top]
+        for _, candidate, *_ in by_energy:
+            fixed = compiled.repair(candidate)
+            obj2, feas2, viol2 = compiled.evaluate(fixed)
+            if feas2 and (not feas or compiled.sign * obj2 < compiled.sign * obj - 1e-9):
+                sample, obj, feas, viol, repaired = fixed, obj2, feas2, viol2, True
     return SolveResult(target, backend, compiled.decode(sample), obj, feas,
                        None if repaired else best_key[1], viol, raw, repaired, {}, {}, [], {},
                        energies=ss.record.energy.tolist())
