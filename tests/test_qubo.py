@@ -104,6 +104,13 @@ def test_bad_problem_files_give_one_clear_error(tmp_path, text, match):
     assert out.returncode == 2 and "Traceback" not in out.stderr
 
 
+def test_too_many_qubits_is_a_clear_error_without_fallback():
+    out = subprocess.run([sys.executable, "-m", "hal", "solve", "examples/placement.yaml",
+                          "-t", "aer-statevector", "--no-fallback"], capture_output=True, text=True)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "needs 46 qubits, more than the target's 26" in out.stderr + out.stdout
+
+
 def test_lp_file_and_cqm_inputs(tmp_path, placement):
     cqm = to_cqm(placement).cqm
     path = tmp_path / "p.lp"
@@ -126,7 +133,7 @@ def test_sa_on_gap1_is_feasible_with_small_gap(benchmarks):
     p = read_gap(benchmarks / "gap" / "gap1.txt")[0]
     res = hal.solve(p, target="dimod-sa", seed=0)
     assert res.feasible
-    assert res.validation["gap"] <= 0.08
+    assert res.validation["gap"] <= 0.02
 
 
 def test_gset_reader(benchmarks):

@@ -24,7 +24,9 @@ console = Console()
 @click.option("--seed", type=int, default=None, help="Seed for samplers and simulators.")
 @click.option("--reads", type=int, default=None, help="Samples (annealers) or shots (QAOA).")
 @click.option("--reps", type=int, default=None, help="QAOA depth p.")
-@click.option("--fallback", is_flag=True, help="Fall back also when the target is unavailable.")
+@click.option("--fallback/--no-fallback", default=None,
+              help="--fallback: also when the target is unavailable; --no-fallback: never, "
+                   "not even when the problem does not fit (default: only then).")
 @click.option("--max-gap", type=float, default=None,
               help="Return HiGHS's answer when the gap exceeds this fraction.")
 @click.option("--no-validate", is_flag=True, help="Skip the HiGHS comparison.")
@@ -32,7 +34,7 @@ console = Console()
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Save an energy histogram of the samples (PNG).")
 def solve(problem: str, target: str, fmt: str | None, instance: int | None, seed: int | None,
-          reads: int | None, reps: int | None, fallback: bool, max_gap: float | None,
+          reads: int | None, reps: int | None, fallback: bool | None, max_gap: float | None,
           no_validate: bool, as_json: bool, plot: str | None) -> None:
     """Solve PROBLEM (allocation YAML/JSON, LP, OR-Library GAP, Gset) on a target."""
     import hal
@@ -50,7 +52,7 @@ def solve(problem: str, target: str, fmt: str | None, instance: int | None, seed
         warnings.simplefilter("always", hal.FallbackWarning)
         with console.status(f"solving on {target}...", spinner="dots"):
             res = hal.solve(prob, target=target, seed=seed, validate=not no_validate,
-                            fallback=True if fallback else None, max_gap=max_gap, **options)
+                            fallback=fallback, max_gap=max_gap, **options)
     failed = not res.feasible or (
         max_gap is not None and (res.validation.get("gap") or 0) > max_gap)
     if plot:
