@@ -59,10 +59,13 @@ class LiquidStepper:
         self.reset()
 
     def reset(self) -> None:
-        self.state = [np.zeros((self.batch, layer.hidden)) for layer in self.net.layers]
+        sizes = [self.net.units] if hasattr(self.net, "units") else \
+            [layer.hidden for layer in self.net.layers]
+        self.state = [np.zeros((self.batch, n)) for n in sizes]
 
     def step(self, u: np.ndarray, ts: float = 1.0) -> np.ndarray:
-        return cfc_step(self.net, self.state, np.asarray(u, np.float64), ts)
+        run = ltc_step if hasattr(self.net, "units") else cfc_step
+        return run(self.net, self.state, np.asarray(u, np.float64), ts)
 
     def close(self) -> None:
         self.state = []
@@ -198,3 +201,36 @@ def cfc_step(net: Any, state: list[np.ndarray], u: np.ndarray, ts: float = 1.0) 
         state[k] = h
         x = h
     return x if net.readout is None else x @ net.readout[0].T + net.readout[1]
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def ltc_step(net: Any, state: list[np.ndarray], u: np.ndarray, ts: float = 1.0) -> np.ndarray:
+    """One LTC step (equations in :class:`hal.liquid.ir.LTCNet`); updates ``state[0]``."""
+    p = net.params
+    pos = _softplus if net.implicit_constraints else (lambda a: a)
+    if net.input_mapping in ("affine", "linear"):
+        u = u * p["input_w"]
+    if net.input_mapping == "affine":
+        u = u + p["input_b"]
+    ws = pos(p["sensory_w"]) * _sigmoid(p["sensory_sigma"] * (u[:, :, None] - p["sensory_mu"]))
+    ws = ws * p["sensory_sparsity_mask"]
+    num_s = (ws * p["sensory_erev"]).sum(axis=1)
+    den_s = ws.sum(axis=1)
+    cm_t = pos(p["cm"]) / (ts / net.ode_unfolds)
+    w, gleak = pos(p["w"]), pos(p["gleak"])
+    v = state[0]
+    for _ in range(net.ode_unfolds):
+        wa = w * _sigmoid(p["sigma"] * (v[:, :, None] - p["mu"])) * p["sparsity_mask"]
+        num = cm_t * v + gleak * p["vleak"] + (wa * p["erev"]).sum(axis=1) + num_s
+        den = cm_t + gleak + wa.sum(axis=1) + den_s
+        v = num / (den + net.epsilon)
+    state[0] = v
+    y = v[:, :net.motor]
+    if net.output_mapping in ("affine", "linear"):
+        y = y * p["output_w"]
+    if net.output_mapping == "affine":
+        y = y + p["output_b"]
+    return y

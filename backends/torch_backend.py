@@ -23,10 +23,12 @@ class TorchBackend(Backend):
     options = {"device": "auto", "compensate_delay": False, "dtype": "float32"}
 
     def liquid_open(self, net: Any, batch: int, target: Target,
-                    opts: dict[str, Any]) -> TorchLiquidStepper:
+                    opts: dict[str, Any]) -> TorchLiquidStepper | TorchLTCStepper:
         """A stepper holding CfC state for ``batch`` streams on the chosen device."""
-        return TorchLiquidStepper(net, batch, _device(opts["device"]),
-                                  getattr(__import__("torch"), opts["dtype"]))
+        import torch
+
+        cls = TorchLTCStepper if hasattr(net, "units") else TorchLiquidStepper
+        return cls(net, batch, _device(opts["device"]), getattr(torch, opts["dtype"]))
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target,
                  opts: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
@@ -135,3 +137,55 @@ class TorchLiquidStepper:
 
     def close(self) -> None:
         self.state = []
+
+
+class TorchLTCStepper:
+    """LTC state for a batch of streams (equations in hal.liquid.ir.LTCNet)."""
+
+    def __init__(self, net: Any, batch: int, device: str, dtype: Any) -> None:
+        import torch
+
+        self.net, self.batch, self.device, self.dtype = net, batch, device, dtype
+        pos = torch.nn.functional.softplus if net.implicit_constraints else (lambda a: a)
+        self.p = {k: torch.as_tensor(v, dtype=dtype, device=device)
+                  for k, v in net.params.items()}
+        for key in ("sensory_w", "w", "gleak", "cm"):
+            self.p[key] = pos(self.p[key])
+        self.reset()
+
+    def reset(self) -> None:
+        import torch
+
+        self.v = torch.zeros(self.batch, self.net.units, dtype=self.dtype, device=self.device)
+
+    def step(self, u: Any, ts: float = 1.0) -> np.ndarray:
+        import torch
+
+        net, p = self.net, self.p
+        with torch.no_grad():
+            x = torch.as_tensor(np.asarray(u), dtype=self.dtype, device=self.device)
+            if net.input_mapping in ("affine", "linear"):
+                x = x * p["input_w"]
+            if net.input_mapping == "affine":
+                x = x + p["input_b"]
+            ws = p["sensory_w"] * torch.sigmoid(p["sensory_sigma"] * (x[:, :, None] -
+                                                                      p["sensory_mu"]))
+            ws = ws * p["sensory_sparsity_mask"]
+            num_s, den_s = (ws * p["sensory_erev"]).sum(1), ws.sum(1)
+            cm_t = p["cm"] / (ts / net.ode_unfolds)
+            v = self.v
+            for _ in range(net.ode_unfolds):
+                wa = p["w"] * torch.sigmoid(p["sigma"] * (v[:, :, None] - p["mu"]))
+                wa = wa * p["sparsity_mask"]
+                num = cm_t * v + p["gleak"] * p["vleak"] + (wa * p["erev"]).sum(1) + num_s
+                v = num / (cm_t + p["gleak"] + wa.sum(1) + den_s + net.epsilon)
+            self.v = v
+            y = v[:, :net.motor]
+            if net.output_mapping in ("affine", "linear"):
+                y = y * p["output_w"]
+            if net.output_mapping == "affine":
+                y = y + p["output_b"]
+        return y.cpu().numpy().astype(np.float64)
+
+    def close(self) -> None:
+        self.v = None

@@ -1,4 +1,4 @@
-"""Liquid (CfC) networks: ncps import, cpu-float and torch against ncps itself, sessions."""
+"""Liquid (CfC, LTC) networks: ncps import, cpu-float and torch against ncps itself, sessions."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,8 @@ TOL = 1e-5  # ncps runs in float32; cpu-float runs float64 from the same float32
 
 
 def models():
-    """Ten seeded ncps CfCs: each mode plain and wired (AutoNCP), backbones, readout."""
+    """Thirteen seeded ncps models: CfC in each mode plain and wired (AutoNCP), backbones,
+    readout; LTC plain, wired, and with softplus constraints."""
     out = []
     for i, mode in enumerate(("default", "pure", "no_gate")):
         torch.manual_seed(i)
@@ -29,6 +30,13 @@ def models():
     out.append(("gelu", ncps_torch.CfC(5, 8, activation="gelu", mode="no_gate")))
     torch.manual_seed(11)
     out.append(("relu-pure", ncps_torch.CfC(5, 8, activation="relu", mode="pure")))
+    torch.manual_seed(12)
+    out.append(("ltc", ncps_torch.LTC(5, 12)))
+    torch.manual_seed(13)
+    out.append(("ltc-autoncp", ncps_torch.LTC(5, AutoNCP(16, 3, seed=1))))
+    torch.manual_seed(14)
+    out.append(("ltc-softplus-3unfolds", ncps_torch.LTC(5, 10, implicit_param_constraints=True,
+                                                        ode_unfolds=3)))
     return out
 
 

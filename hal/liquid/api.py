@@ -1,4 +1,4 @@
-"""Compile, run and step liquid (CfC) networks on any target whose backend can hold
+"""Compile, run and step liquid (CfC, LTC) networks on any target whose backend can hold
 liquid state (``cpu-float``, ``torch``).
 
 Example:
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from hal.errors import CompileError, ValidationError
-from hal.liquid.ir import CfCNet
+from hal.liquid.ir import CfCNet, LTCNet
 from hal.provenance import Timer, make_provenance
 from hal.select import Skip, select
 from hal.target import Target
@@ -36,8 +36,8 @@ class LiquidResult:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
-def compile(net: CfCNet, target: str | Target = "cpu-float", *, fallback: bool | None = None,
-            **options: Any) -> LiquidExecutable:
+def compile(net: CfCNet | LTCNet, target: str | Target = "cpu-float", *,
+            fallback: bool | None = None, **options: Any) -> LiquidExecutable:
     """Pick a target that can run liquid networks (see :func:`hal.select`)."""
     timer = Timer()
 
@@ -64,7 +64,7 @@ class LiquidExecutable:
     """A liquid network bound to a target: :meth:`run` a sequence or :meth:`open` a
     session and :meth:`Session.step` it from a host loop."""
 
-    def __init__(self, net: CfCNet, target: Target, backend: Any, options: dict[str, Any],
+    def __init__(self, net: CfCNet | LTCNet, target: Target, backend: Any, options: dict[str, Any],
                  skips: list[Skip], timing: dict[str, float]) -> None:
         self.net, self.target, self.backend, self.options = net, target, backend, options
         self.skips, self.compile_timing = skips, timing
@@ -97,7 +97,7 @@ class LiquidExecutable:
         prov = make_provenance(self.target, self.backend, seed=seed, options=self.options,
                                fallbacks=self.skips,
                                packages=getattr(self.backend, "packages", ()),
-                               model="CfC", layers=len(self.net.layers))
+                               model=type(self.net).__name__.replace("Net", ""))
         return LiquidResult(out[0] if single else out, self.target.name, self.backend.name,
                             self.target.precision, T, {**self.compile_timing, **timer.times},
                             prov)

@@ -107,3 +107,53 @@ class CfCNet:
     @property
     def n_out(self) -> int:
         return self.layers[-1].hidden if self.readout is None else self.readout[0].shape[0]
+
+
+@dataclass
+class LTCNet:
+    """An ncps ``LTC`` (liquid time-constant) network. One step with input ``u``, state
+    ``v`` (all ``units`` neurons) and elapsed time ``ts``, ``p(.)`` = softplus when
+    ``implicit_constraints`` else identity, ``sig(x, mu, s) = sigmoid(s (x - mu))``:
+
+        u  = u * input_w + input_b                            (input mapping)
+        ws = p(sensory_w) sig(u_i, sensory_mu, sensory_sigma) * sensory_mask   (i -> j)
+        cm_t = p(cm) / (ts / ode_unfolds)
+        repeat ode_unfolds times (semi-implicit Euler):
+            w  = p(w) sig(v_i, mu, sigma) * mask                               (i -> j)
+            v  = (cm_t v + p(gleak) vleak + sum_i w erev + sum_i ws sensory_erev)
+                 / (cm_t + p(gleak) + sum_i w + sum_i ws + epsilon)
+        y = v[:motor] * output_w + output_b                   (output mapping)
+    """
+
+    n_in: int
+    units: int
+    motor: int
+    params: dict[str, np.ndarray]
+    ode_unfolds: int = 6
+    epsilon: float = 1e-8
+    implicit_constraints: bool = False
+    input_mapping: str = "affine"
+    output_mapping: str = "affine"
+    name: str = "ltc"
+
+    def __post_init__(self) -> None:
+        shapes = {"gleak": (self.units,), "vleak": (self.units,), "cm": (self.units,),
+                  "sigma": (self.units, self.units), "mu": (self.units, self.units),
+                  "w": (self.units, self.units), "erev": (self.units, self.units),
+                  "sparsity_mask": (self.units, self.units),
+                  "sensory_sigma": (self.n_in, self.units), "sensory_mu": (self.n_in, self.units),
+                  "sensory_w": (self.n_in, self.units), "sensory_erev": (self.n_in, self.units),
+                  "sensory_sparsity_mask": (self.n_in, self.units)}
+        for key, shape in shapes.items():
+            value = self.params.get(key)
+            if value is None or value.shape != shape:
+                raise ValidationError(f"{self.name}.{key}: expected shape {shape}, got "
+                                      f"{None if value is None else value.shape}")
+            if not np.isfinite(value).all():
+                raise ValidationError(f"{self.name}.{key}: contains NaN or infinity")
+        if self.ode_unfolds < 1:
+            raise ValidationError(f"{self.name}.ode_unfolds: must be >= 1")
+
+    @property
+    def n_out(self) -> int:
+        return self.motor

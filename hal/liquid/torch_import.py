@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from hal.errors import CompileError
-from hal.liquid.ir import CfCLayer, CfCNet
+from hal.liquid.ir import CfCLayer, CfCNet, LTCNet
 
 
 def _np(t: Any) -> np.ndarray:
@@ -39,21 +39,37 @@ def _layer(cell: Any) -> CfCLayer:
                     time_b=_affine(cell.time_b))
 
 
-def from_torch(module: Any) -> CfCNet:
-    """Convert an ``ncps.torch.CfC`` (with or without a wiring) to hal's liquid IR.
+def _ltc(module: Any) -> LTCNet:
+    cell = module.rnn_cell
+    params = {k: _np(v) for k, v in cell._params.items()}
+    n_in = params["sensory_w"].shape[0]
+    for key, default in (("input_w", np.ones(n_in)), ("input_b", np.zeros(n_in)),
+                         ("output_w", np.ones(cell.motor_size)),
+                         ("output_b", np.zeros(cell.motor_size))):
+        params.setdefault(key, default)
+    return LTCNet(n_in, cell.state_size, cell.motor_size, params, cell._ode_unfolds,
+                  float(cell._epsilon), bool(cell._implicit_param_constraints),
+                  cell._input_mapping, cell._output_mapping)
+
+
+def from_torch(module: Any) -> CfCNet | LTCNet:
+    """Convert an ``ncps.torch.CfC`` or ``LTC`` (with or without a wiring) to hal's liquid
+    IR.
 
     Raises:
         CompileError: for modules or options hal cannot represent (named in the message).
     """
     kind = type(module).__name__
-    if kind != "CfC":
+    if kind not in ("CfC", "LTC"):
         raise CompileError(f"from_torch: a {kind} is not supported; hal reads ncps.torch.CfC "
-                           "(plain or wired)")
+                           "and ncps.torch.LTC (plain or wired)")
     if getattr(module, "use_mixed", False):
-        raise CompileError("from_torch: CfC(mixed_memory=True) adds an LSTM, which hal does "
-                           "not lower; build the CfC without mixed memory")
+        raise CompileError(f"from_torch: {kind}(mixed_memory=True) adds an LSTM, which hal "
+                           f"does not lower; build the {kind} without mixed memory")
     if not module.batch_first:
-        raise CompileError("from_torch: build the CfC with batch_first=True")
+        raise CompileError(f"from_torch: build the {kind} with batch_first=True")
+    if kind == "LTC":
+        return _ltc(module)
     cell = module.rnn_cell
     cells = list(cell._layers) if type(cell).__name__ == "WiredCfCCell" else [cell]
     readout = None if type(module.fc).__name__ == "Identity" else _affine(module.fc)

@@ -78,13 +78,13 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
         dt: time step in seconds (NIR graphs are continuous time).
         **options: backend options (``compensate_delay``, ``v_scale``, ``rounding``, ...).
     """
-    from hal.liquid.ir import CfCNet
+    from hal.liquid.ir import CfCNet, LTCNet
 
     if type(graph).__module__.startswith(("torch", "ncps")):
         from hal.liquid.torch_import import from_torch
 
         graph = from_torch(graph)
-    if isinstance(graph, CfCNet):
+    if isinstance(graph, (CfCNet, LTCNet)):
         from hal.liquid.api import compile as compile_liquid
 
         return compile_liquid(graph, target, fallback=fallback, **options)
