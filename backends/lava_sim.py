@@ -42,6 +42,11 @@ class LavaSimBackend(Backend):
                                 self.install_hint)
         return super().availability(target)
 
+    def liquid_open(self, net: Any, batch: int, target: Target,
+                    opts: dict[str, Any]) -> LavaLiquidStepper:
+        """A Lava runtime stepping a liquid network (float targets only)."""
+        return LavaLiquidStepper(net, batch, float(opts["timeout_s"]))
+
     def simulate(self, net: Lowered, x: np.ndarray, target: Target,
                  opts: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
         if not np.isin(x, (0, 1)).all():
@@ -50,6 +55,53 @@ class LavaSimBackend(Backend):
         runs = [_run_one(net, xb, target.precision == "fixed", opts) for xb in x]
         return {p: {k: np.stack([r[p][k] for r in runs]) for k in runs[0][p]}
                 for p in net.populations}
+
+
+class LavaLiquidStepper:
+    """Injector -> LiquidCell -> Extractor, advanced one blocking Lava step per call
+    (hardware in the loop); :meth:`close` stops the runtime."""
+
+    def __init__(self, net: Any, batch: int, timeout_s: float) -> None:
+        from lava.magma.core.run_configs import Loihi2SimCfg
+        from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
+        from lava.proc.io.injector import Injector, PyLoihiInjectorModel
+
+        from hal.backends.lava_procs.liquid.process import LiquidCell
+
+        self.net, self.batch, self.timeout_s = net, batch, timeout_s
+        self.injector = Injector(shape=(batch * net.n_in,))
+        self.cell = LiquidCell(net=net, batch=batch)
+        self.extractor = Extractor(shape=(batch * net.n_out,))
+        self.injector.out_port.connect(self.cell.u_in)
+        self.cell.y_out.connect(self.extractor.in_port)
+        self.cfg = Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map={
+            Injector: PyLoihiInjectorModel, Extractor: PyLoihiExtractorModel})
+        self.started = False
+
+    def step(self, u: np.ndarray, ts: float = 1.0) -> np.ndarray:
+        from lava.magma.core.run_conditions import RunSteps
+
+        if ts != 1.0:
+            raise ValidationError("Lava liquid targets step with timespan 1.0 only")
+        if not self.started:
+            self.cell.create_runtime(run_cfg=self.cfg)
+            self.started = True
+        start = time.monotonic()
+        self.injector.send(np.asarray(u, float).reshape(-1))
+        self.cell.run(condition=RunSteps(num_steps=1), run_cfg=self.cfg)
+        y = self.extractor.receive()
+        if time.monotonic() - start > self.timeout_s:
+            raise HALTimeoutError(f"one Lava step took over timeout_s={self.timeout_s}")
+        return np.asarray(y, float).reshape(self.batch, self.net.n_out)
+
+    def reset(self) -> None:
+        self.close()
+        self.__init__(self.net, self.batch, self.timeout_s)
+
+    def close(self) -> None:
+        if self.started:
+            self.started = False
+            self.cell.stop()
 
 
 def _neurons(pop, fixed: bool):

@@ -1,15 +1,23 @@
 """Liquid (CfC, LTC) networks: ncps import, cpu-float and torch against ncps itself, sessions."""
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
 import hal
+
+from .conftest import has_module
 
 torch = pytest.importorskip("torch", reason="needs the torch extra")
 ncps_torch = pytest.importorskip("ncps.torch", reason="needs ncps (torch extra)")
 from ncps.wirings import AutoNCP  # noqa: E402
 
 TOL = 1e-5  # ncps runs in float32; cpu-float runs float64 from the same float32 weights
+LAVA = has_module("lava") and sys.version_info[:2] == (3, 10)
+lava = pytest.mark.skipif(not LAVA, reason="lava-nc needs Python 3.10 and the lava extra")
+TARGETS = ("cpu-float", "torch", *(("loihi2-sim-float",) if LAVA else ()))
 
 
 def models():
@@ -51,8 +59,8 @@ def test_matches_ncps_forward(label, module, inputs):
     with torch.no_grad():
         ref = module(torch.tensor(inputs))[0].numpy()
     net = hal.from_torch(module)
-    for target in ("cpu-float", "torch"):
-        res = hal.compile(net, target=target).run(inputs)
+    for target in TARGETS:
+        res = hal.compile(net, target=target, fallback=False).run(inputs)
         assert res.outputs.shape == ref.shape
         assert np.abs(res.outputs - ref).max() < TOL, (label, target)
     single = hal.compile(module, target="cpu-float").run(inputs[0]).outputs
@@ -81,14 +89,47 @@ def test_session_steps_equal_run_and_reset_restarts(inputs):
 def test_unsupported_targets_and_modules_say_why():
     torch.manual_seed(0)
     net = hal.from_torch(ncps_torch.CfC(3, 4))
-    with pytest.raises(hal.DoesNotFit, match="float only"):
-        hal.compile(net, target="cpu")
-    with pytest.raises(hal.DoesNotFit, match="does not run liquid networks yet"):
-        hal.compile(net, target="loihi2-sim-float", fallback=False)
-    with pytest.warns(hal.FallbackWarning, match="lava_sim"):
-        exe = hal.compile(net, target="loihi2-sim-float")
-    assert exe.target.name == "cpu-float" and "lava_sim" in exe.skips[0].reason
+    for name in ("cpu", "loihi2-sim"):
+        with pytest.raises(hal.DoesNotFit, match="float only"):
+            hal.compile(net, target=name)
     with pytest.raises(hal.CompileError, match="mixed_memory"):
         hal.from_torch(ncps_torch.CfC(3, 4, mixed_memory=True))
     with pytest.raises(hal.CompileError, match="LSTM|not supported"):
         hal.from_torch(torch.nn.LSTM(3, 4))
+
+
+def shm_files() -> set[str]:
+    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
+
+@lava
+@pytest.mark.timeout(240)
+def test_lava_sessions_open_and_close_200_times_leave_no_shared_memory():
+    torch.manual_seed(0)
+    exe = hal.compile(ncps_torch.CfC(3, 4, backbone_units=8), target="loihi2-sim-float",
+                      fallback=False)
+    x = np.ones(3)
+    with exe.open() as s:
+        first = s.step(x)
+    before = shm_files()
+    for _ in range(200):
+        with exe.open() as s:
+            assert np.array_equal(s.step(x), first)
+    assert shm_files() - before == set()
+
+
+@lava
+def test_lava_session_matches_cpu_step_by_step_and_resets(inputs):
+    torch.manual_seed(3)
+    net = hal.from_torch(ncps_torch.LTC(5, 6))
+    lava_s = hal.compile(net, target="loihi2-sim-float", fallback=False).open()
+    cpu_s = hal.compile(net, target="cpu-float").open()
+    try:
+        for x in inputs[0, :20]:
+            assert np.abs(lava_s.step(x) - cpu_s.step(x)).max() < 1e-12
+        lava_s.reset()
+        cpu_s.reset()
+        assert np.abs(lava_s.step(inputs[0, 0]) - cpu_s.step(inputs[0, 0])).max() < 1e-12
+    finally:
+        lava_s.close()
+        cpu_s.close()
