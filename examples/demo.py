@@ -1,5 +1,6 @@
 """nq-hal demo: the NIR paper's LIF graph on Lava, cpu and cpu-float, compared with the
-paper's traces; then a VM placement solved on dimod-sa, aer-statevector and highs."""
+paper's traces; a CfC policy closing the loop around a pendulum on every liquid target;
+then a VM placement solved on dimod-sa, aer-statevector and highs."""
 
 import os
 import warnings
@@ -75,6 +76,28 @@ def placement() -> None:
     console.print(table)
 
 
+def closed_loop() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("ncps") is None:
+        console.print("[yellow]skipping the closed-loop demo: ncps is not installed[/]")
+        return
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from closed_loop import make_policy, rollout, targets
+
+    net = make_policy()
+    table = Table(title="Closed loop: CfC policy driving a pendulum, 200 steps of session.step")
+    for col in ("target", "final angle (rad)", "max |difference| vs cpu-float"):
+        table.add_column(col)
+    runs = {t: rollout(net, t) for t in targets()}
+    for t, r in runs.items():
+        table.add_row(t, f"{r[-1, 0]:.6f}", f"{np.abs(r - runs['cpu-float']).max():.2e}")
+    console.print(table)
+
+
 if __name__ == "__main__":
     spiking()
+    closed_loop()
     placement()
