@@ -157,3 +157,22 @@ class LTCNet:
     @property
     def n_out(self) -> int:
         return self.motor
+
+
+def random_cfc(n_in: int, hidden: int, n_out: int | None = None, seed: int = 0,
+               mode: str = "default", backbone: int = 16) -> CfCNet:
+    """A seeded random CfC (xavier-like weights) for tests and benchmarks; no torch needed."""
+    rng = np.random.default_rng(seed)
+
+    def affine(n_out_: int, n_in_: int) -> Affine:
+        bound = np.sqrt(6.0 / (n_in_ + n_out_))
+        return rng.uniform(-bound, bound, (n_out_, n_in_)), rng.normal(0, 0.1, n_out_)
+
+    layers = [affine(backbone, n_in + hidden)] if backbone else []
+    width = backbone or n_in + hidden
+    extra = ({"w_tau": np.zeros(hidden), "A": np.ones(hidden)} if mode == "pure" else
+             {"ff2": affine(hidden, width), "time_a": affine(hidden, width),
+              "time_b": affine(hidden, width)})
+    layer = CfCLayer(mode, n_in, hidden, affine(hidden, width), backbone=layers, **extra)
+    readout = affine(n_out, hidden) if n_out else None
+    return CfCNet(n_in, [layer], readout, name=f"random-cfc-{seed}")

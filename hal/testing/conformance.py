@@ -84,6 +84,30 @@ def check_snn_target(target: Target, seed: int = 7) -> None:
     _check_provenance(r1.provenance, target, None)
 
 
+def check_liquid_target(target: Target, seed: int = 7) -> None:
+    """A small CfC: outputs match the numpy float64 reference within 1e-5, a session
+    stepped by hand gives the same outputs as a whole run, runs are deterministic."""
+    import numpy as np
+
+    from hal.backends.cpu_reference import LiquidStepper
+    from hal.liquid.ir import random_cfc
+
+    net = random_cfc(3, 6, 2, seed=seed)
+    x = np.random.default_rng(seed).normal(size=(2, 30, 3))
+    ref_stepper = LiquidStepper(net, 2)
+    ref = np.stack([ref_stepper.step(x[:, t]) for t in range(30)], axis=1)
+    exe = hal.compile(net, target=target.name, fallback=False)
+    r1 = exe.run(x)
+    assert r1.outputs.shape == (2, 30, 2), f"{target.name}: outputs {r1.outputs.shape}"
+    err = float(np.abs(r1.outputs - ref).max())
+    assert err < 1e-5, f"{target.name}: differs from the float64 reference by {err:.2e}"
+    assert np.array_equal(r1.outputs, exe.run(x).outputs), f"{target.name}: not deterministic"
+    with exe.open() as session:
+        stepped = np.stack([session.step(x[0, t]) for t in range(30)])
+    assert np.abs(stepped - r1.outputs[0]).max() < 1e-6, f"{target.name}: session != run"
+    _check_provenance(r1.provenance, target, None)
+
+
 def _check_provenance(prov: dict[str, Any], target: Target, seed: int | None) -> None:
     missing = [f for f in PROVENANCE_FIELDS if f not in prov]
     assert not missing, f"{target.name}: provenance lacks {missing}"
@@ -101,5 +125,7 @@ def check_target(target: Target) -> None:
     check_unknown_option_refused(backend, target)
     if target.family == "qubo":
         check_qubo_target(target)
-    else:
-        check_snn_target(target)
+        return
+    check_snn_target(target)
+    if hasattr(backend, "liquid_open") and target.precision == "float":
+        check_liquid_target(target)
