@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from hal._inputs import as_batch
 from hal.errors import CompileError, ValidationError
 from hal.liquid.ir import CfCNet, LTCNet
 from hal.provenance import Timer, make_provenance
@@ -77,16 +78,7 @@ class LiquidExecutable:
     def run(self, inputs: Any, steps: int | None = None, timespans: float = 1.0,
             seed: int | None = None) -> LiquidResult:
         """Run ``inputs`` shaped (T, n_in) or (B, T, n_in) from zero state."""
-        x = np.asarray(inputs, dtype=np.float64)
-        single = x.ndim == 2
-        if single:
-            x = x[None]
-        if x.ndim != 3 or x.shape[2] != self.net.n_in:
-            raise ValidationError(f"inputs must be (T, {self.net.n_in}) or "
-                                  f"(B, T, {self.net.n_in}), got {np.shape(inputs)}")
-        T = x.shape[1] if steps is None else int(steps)
-        if T > x.shape[1]:
-            x = np.concatenate([x, np.zeros((x.shape[0], T - x.shape[1], x.shape[2]))], 1)
+        x, single, T = as_batch(inputs, self.net.n_in, steps)
         timer = Timer()
         with timer("run"):
             stepper = self.backend.liquid_open(self.net, x.shape[0], self.target, self.options)

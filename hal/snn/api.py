@@ -17,6 +17,7 @@ from typing import Any
 import nir
 import numpy as np
 
+from hal._inputs import as_batch
 from hal.compilers.snn import Lowered, lower, map_to_cores, quantize
 from hal.errors import DoesNotFit, ValidationError
 from hal.provenance import Timer, make_provenance
@@ -118,17 +119,7 @@ class Executable:
 
     def run(self, inputs: Any, steps: int | None = None, seed: int | None = None) -> SimResult:
         """Run on ``inputs`` shaped (T, n_in) or (B, T, n_in); returns a SimResult."""
-        x = np.asarray(inputs, dtype=float)
-        single = x.ndim == 2
-        if single:
-            x = x[None]
-        if x.ndim != 3 or x.shape[2] != self.net.n_in:
-            raise ValidationError(f"inputs must be (T, {self.net.n_in}) or "
-                                  f"(B, T, {self.net.n_in}), got {np.shape(inputs)}")
-        steps = x.shape[1] if steps is None else int(steps)
-        if steps > x.shape[1]:
-            x = np.concatenate([x, np.zeros((x.shape[0], steps - x.shape[1], x.shape[2]))], 1)
-        x = x[:, :steps]
+        x, single, steps = as_batch(inputs, self.net.n_in, steps)
         comp = bool(self.options.get("compensate_delay"))
         extra = max(self.net.depth.values(), default=0) if comp else 0
         if extra:
