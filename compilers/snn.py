@@ -90,22 +90,22 @@ NEURON_RULES: dict[type, Callable[[str, Any, float], tuple[Population, np.ndarra
 LINEAR_RULES: dict[type, Callable[[str, Any, tuple[int, ...]], LinearMap]] = {}
 
 
-def neuron_rule(*types: type):
-    """Register a lowering rule ``rule(name, node, dt) -> (Population, input_scale)``."""
+def _register(table: dict, types: tuple[type, ...]):
     def deco(fn):
         for t in types:
-            NEURON_RULES[t] = fn
+            table[t] = fn
         return fn
     return deco
+
+
+def neuron_rule(*types: type):
+    """Register a lowering rule ``rule(name, node, dt) -> (Population, input_scale)``."""
+    return _register(NEURON_RULES, types)
 
 
 def linear_rule(*types: type):
     """Register a rule ``rule(name, node, in_shape) -> LinearMap`` for a synapse node."""
-    def deco(fn):
-        for t in types:
-            LINEAR_RULES[t] = fn
-        return fn
-    return deco
+    return _register(LINEAR_RULES, types)
 
 
 def _size(node: Any, attr: str) -> tuple[int, ...]:
