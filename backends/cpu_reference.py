@@ -14,12 +14,14 @@ report (Loihi 2: S = 24, D = 4096, A = 6):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from hal.backend import Backend
 from hal.compilers.snn import Lowered
+from hal.liquid.ir import CfCNet, LTCNet
 from hal.target import Target
 
 
@@ -52,20 +54,20 @@ class CpuReferenceBackend(Backend):
 
 
 class LiquidStepper:
-    """CfC state for a batch of streams, advanced one step per :meth:`step`."""
+    """CfC or LTC state for a batch of streams, advanced one step per :meth:`step`."""
 
-    def __init__(self, net: Any, batch: int) -> None:
-        self.net, self.batch = net, batch
+    def __init__(self, net: CfCNet | LTCNet, batch: int) -> None:
+        self.net, self.batch = fold_constant_parameters(net), batch
+        self._step = ltc_step if isinstance(net, LTCNet) else cfc_step
         self.reset()
 
     def reset(self) -> None:
-        sizes = [self.net.units] if hasattr(self.net, "units") else \
+        sizes = [self.net.units] if isinstance(self.net, LTCNet) else \
             [layer.hidden for layer in self.net.layers]
         self.state = [np.zeros((self.batch, n)) for n in sizes]
 
     def step(self, u: np.ndarray, ts: float = 1.0) -> np.ndarray:
-        run = ltc_step if hasattr(self.net, "units") else cfc_step
-        return run(self.net, self.state, np.asarray(u, np.float64), ts)
+        return self._step(self.net, self.state, np.asarray(u, np.float64), ts)
 
     def close(self) -> None:
         self.state = []
@@ -175,6 +177,23 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def fold_constant_parameters(net: CfCNet | LTCNet) -> CfCNet | LTCNet:
+    """An equivalent net whose per-step constants are computed once: CfC wiring masks
+    multiplied into ff1/ff2, LTC softplus constraints applied to w, sensory_w, gleak, cm."""
+    if isinstance(net, LTCNet):
+        if not net.implicit_constraints:
+            return net
+        params = dict(net.params)
+        for key in ("w", "sensory_w", "gleak", "cm"):
+            params[key] = _softplus(params[key])
+        return replace(net, params=params, implicit_constraints=False)
+    layers = [layer if layer.mask is None else replace(
+        layer, ff1=(layer.ff1[0] * layer.mask, layer.ff1[1]),
+        ff2=None if layer.ff2 is None else (layer.ff2[0] * layer.mask, layer.ff2[1]),
+        mask=None) for layer in net.layers]
+    return replace(net, layers=layers)
 
 
 def cfc_step(net: Any, state: list[np.ndarray], u: np.ndarray, ts: float = 1.0) -> np.ndarray:

@@ -62,13 +62,18 @@ class LavaLiquidStepper:
     (hardware in the loop); :meth:`close` stops the runtime."""
 
     def __init__(self, net: Any, batch: int, timeout_s: float) -> None:
+        self.net, self.batch, self.timeout_s = net, batch, timeout_s
+        self._build()
+
+    def _build(self) -> None:
+        """Fresh processes (a Lava network runs once: reset means a new runtime)."""
         from lava.magma.core.run_configs import Loihi2SimCfg
         from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
         from lava.proc.io.injector import Injector, PyLoihiInjectorModel
 
         from hal.backends.lava_procs.liquid.process import LiquidCell
 
-        self.net, self.batch, self.timeout_s = net, batch, timeout_s
+        net, batch = self.net, self.batch
         self.injector = Injector(shape=(batch * net.n_in,))
         self.cell = LiquidCell(net=net, batch=batch)
         self.extractor = Extractor(shape=(batch * net.n_out,))
@@ -96,7 +101,7 @@ class LavaLiquidStepper:
 
     def reset(self) -> None:
         self.close()
-        self.__init__(self.net, self.batch, self.timeout_s)
+        self._build()
 
     def close(self) -> None:
         if self.started:

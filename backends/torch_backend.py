@@ -27,7 +27,9 @@ class TorchBackend(Backend):
         """A stepper holding CfC state for ``batch`` streams on the chosen device."""
         import torch
 
-        cls = TorchLTCStepper if hasattr(net, "units") else TorchLiquidStepper
+        from hal.liquid.ir import LTCNet
+
+        cls = TorchLTCStepper if isinstance(net, LTCNet) else TorchLiquidStepper
         return cls(net, batch, _device(opts["device"]), getattr(torch, opts["dtype"]))
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target,
@@ -86,10 +88,14 @@ class TorchLiquidStepper:
         def t(a):
             return None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
 
+        import torch.nn.functional as F
+
+        acts = {"lecun_tanh": lambda x: 1.7159 * torch.tanh(0.666 * x), "tanh": torch.tanh,
+                "relu": torch.relu, "silu": F.silu, "gelu": F.gelu}
         self.layers = []
         for layer in net.layers:
             mask = layer.mask if layer.mask is not None else 1.0
-            p = {"mode": layer.mode, "act": layer.activation,
+            p = {"mode": layer.mode, "act": acts[layer.activation],
                  "backbone": [(t(w), t(b)) for w, b in layer.backbone],
                  "w1": t(layer.ff1[0] * mask), "b1": t(layer.ff1[1])}
             if layer.mode == "pure":
@@ -112,14 +118,12 @@ class TorchLiquidStepper:
         import torch
         import torch.nn.functional as F
 
-        act = {"lecun_tanh": lambda x: 1.7159 * torch.tanh(0.666 * x), "tanh": torch.tanh,
-               "relu": torch.relu, "silu": F.silu, "gelu": F.gelu}
         with torch.no_grad():
             x = torch.as_tensor(np.asarray(u), dtype=self.dtype, device=self.device)
             for k, p in enumerate(self.layers):
                 z = torch.cat([x, self.state[k]], 1)
                 for w, b in p["backbone"]:
-                    z = act[p["act"]](F.linear(z, w, b))
+                    z = p["act"](F.linear(z, w, b))
                 f1 = F.linear(z, p["w1"], p["b1"])
                 if p["mode"] == "pure":
                     h = -p["A"] * torch.exp(-ts * (p["w_tau"] + torch.abs(f1))) * f1 + p["A"]
