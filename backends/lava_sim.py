@@ -57,9 +57,73 @@ class LavaSimBackend(Backend):
                 for p in net.populations}
 
 
+class LavaStream:
+    """A Lava network fed one step at a time from the host (hardware in the loop):
+    ``Injector`` -> processes -> one ``Extractor`` per output.
+
+    The network runs non-blocking in chunks of ``chunk`` steps. Within a chunk the
+    Injector holds the network until the host sends the next input, so it advances
+    exactly one step per :meth:`step`. Chunks matter for shutdown: a network parked in
+    the Injector cannot see a stop request, so :meth:`close` feeds zeros to the end of
+    the current chunk, waits for it, and only then stops the runtime. Waiting for
+    outputs has a deadline (``timeout_s``).
+    """
+
+    def __init__(self, injector: Any, extractors: dict[str, Any], anchor: Any, cfg: Any,
+                 timeout_s: float, chunk: int = 32) -> None:
+        self.injector, self.extractors, self.anchor = injector, extractors, anchor
+        self.cfg, self.timeout_s, self.chunk = cfg, timeout_s, chunk
+        self.started, self.left = False, 0  # steps left in the current chunk
+
+    def step(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Send one input vector; return each extractor's vector for the same step."""
+        from lava.magma.core.run_conditions import RunSteps
+
+        if self.left == 0:
+            if self.started:
+                self.anchor.wait()
+            self.anchor.run(condition=RunSteps(num_steps=self.chunk, blocking=False),
+                            run_cfg=self.cfg)
+            self.started, self.left = True, self.chunk
+        self.injector.send(np.asarray(x, float).reshape(-1))
+        self.left -= 1
+        return self._receive()
+
+    def _receive(self) -> dict[str, np.ndarray]:
+        from queue import Empty
+
+        deadline = time.monotonic() + self.timeout_s
+        out = {}
+        for name, ext in self.extractors.items():
+            port = ext.out_port.external_pipe_csp_recv_port
+            try:  # wait on the channel's queue (as Extractor.receive does), with a deadline
+                port._queue.get(timeout=max(deadline - time.monotonic(), 0.0), peek=True)
+            except Empty:
+                raise HALTimeoutError(f"Lava gave no output for '{name}' within "
+                                      f"timeout_s={self.timeout_s}") from None
+            out[name] = port.recv()
+        return out
+
+    def close(self) -> None:
+        """Finish the current chunk on zero input, then stop the runtime. Safe twice."""
+        if not self.started:
+            return
+        self.started = False
+        try:
+            zeros = np.zeros(self.injector.in_port.shape)
+            while self.left:
+                self.injector.send(zeros)
+                self.left -= 1
+                self._receive()
+            self.anchor.wait()
+        finally:
+            self.left = 0
+            self.anchor.stop()
+
+
 class LavaLiquidStepper:
-    """Injector -> LiquidCell -> Extractor, advanced one blocking Lava step per call
-    (hardware in the loop); :meth:`close` stops the runtime."""
+    """Injector -> LiquidCell -> Extractor in a :class:`LavaStream`; :meth:`close` stops
+    the runtime."""
 
     def __init__(self, net: Any, batch: int, timeout_s: float) -> None:
         self.net, self.batch, self.timeout_s = net, batch, timeout_s
@@ -74,29 +138,19 @@ class LavaLiquidStepper:
         from hal.backends.lava_procs.liquid.process import LiquidCell
 
         net, batch = self.net, self.batch
-        self.injector = Injector(shape=(batch * net.n_in,))
-        self.cell = LiquidCell(net=net, batch=batch)
-        self.extractor = Extractor(shape=(batch * net.n_out,))
-        self.injector.out_port.connect(self.cell.u_in)
-        self.cell.y_out.connect(self.extractor.in_port)
-        self.cfg = Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map={
+        injector = Injector(shape=(batch * net.n_in,))
+        cell = LiquidCell(net=net, batch=batch)
+        extractor = Extractor(shape=(batch * net.n_out,))
+        injector.out_port.connect(cell.u_in)
+        cell.y_out.connect(extractor.in_port)
+        cfg = Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map={
             Injector: PyLoihiInjectorModel, Extractor: PyLoihiExtractorModel})
-        self.started = False
+        self.stream = LavaStream(injector, {"y": extractor}, cell, cfg, self.timeout_s)
 
     def step(self, u: np.ndarray, ts: float = 1.0) -> np.ndarray:
-        from lava.magma.core.run_conditions import RunSteps
-
         if ts != 1.0:
             raise ValidationError("Lava liquid targets step with timespan 1.0 only")
-        if not self.started:
-            self.cell.create_runtime(run_cfg=self.cfg)
-            self.started = True
-        start = time.monotonic()
-        self.injector.send(np.asarray(u, float).reshape(-1))
-        self.cell.run(condition=RunSteps(num_steps=1), run_cfg=self.cfg)
-        y = self.extractor.receive()
-        if time.monotonic() - start > self.timeout_s:
-            raise HALTimeoutError(f"one Lava step took over timeout_s={self.timeout_s}")
+        y = self.stream.step(u)["y"]
         return np.asarray(y, float).reshape(self.batch, self.net.n_out)
 
     def reset(self) -> None:
@@ -104,9 +158,7 @@ class LavaLiquidStepper:
         self._build()
 
     def close(self) -> None:
-        if self.started:
-            self.started = False
-            self.cell.stop()
+        self.stream.close()
 
 
 def _neurons(pop, fixed: bool):
