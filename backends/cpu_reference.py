@@ -42,6 +42,11 @@ class CpuReferenceBackend(Backend):
         fixed = target.precision == "fixed"
         return simulate(net, x, fixed)
 
+    def snn_open(self, net: Lowered, batch: int, target: Target,
+                 opts: dict[str, Any]) -> SnnStepper:
+        """A stepper holding spiking state for ``batch`` streams."""
+        return SnnStepper(net, batch, target.precision == "fixed")
+
     def liquid_open(self, net: Any, batch: int, target: Target,
                     opts: dict[str, Any]) -> LiquidStepper:
         """A stepper holding CfC state for ``batch`` streams (float64)."""
@@ -73,52 +78,85 @@ class LiquidStepper:
         self.state = []
 
 
-def simulate(net: Lowered, x: np.ndarray, fixed: bool) -> dict[str, dict[str, np.ndarray]]:
-    """The reference step loop (see module docstring)."""
-    B, T, _ = x.shape
-    dtype = np.int64 if fixed else np.float64
-    pops = net.populations
-    fmt = net.quantization["format"] if fixed else {}
-    state = {n: {"u": np.zeros((B, p.size), dtype), "v": np.zeros((B, p.size), dtype)}
-             for n, p in pops.items()}
-    # one slot per step of delay: buf[i][0] arrives now, buf[i][-1] in 1 + delay steps
-    buf = [np.zeros((c.delay + 1, B, pops[c.target].size), dtype) for c in net.connections]
-    out = {n: {k: np.zeros((B, T, p.size), bool if k == "spikes" else dtype)
-               for k in ("spikes", "v", "u")} for n, p in pops.items()}
-    params = {n: _params(p, fixed, fmt) for n, p in pops.items()}
-    xin = x.astype(np.int64) if fixed else x.astype(np.float64)
-    mats = [_matrix(c, fixed, float(np.abs(x).max(initial=0)) if c.source == "input" else 1.0)
-            for c in net.connections]
-    spikes = {n: np.zeros((B, p.size), bool) for n, p in pops.items()}
-    for t in range(T):
-        a_in = {n: np.zeros((B, p.size), dtype) for n, p in pops.items()}
-        for c, b in zip(net.connections, buf, strict=True):
+class SnnStepper:
+    """Spiking state for a batch of streams, advanced one step per :meth:`step` (the
+    reference step loop of the module docstring; :func:`simulate` runs it over a sequence).
+    """
+
+    def __init__(self, net: Lowered, batch: int, fixed: bool) -> None:
+        self.net, self.batch, self.fixed = net, batch, fixed
+        self.dtype = np.int64 if fixed else np.float64
+        fmt = net.quantization["format"] if fixed else {}
+        self.params = {n: _params(p, fixed, fmt) for n, p in net.populations.items()}
+        self._mats: dict[tuple[int, bool], np.ndarray] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every state variable and the in-flight (delayed) synaptic input."""
+        pops, B, dtype = self.net.populations, self.batch, self.dtype
+        self.state = {n: {"u": np.zeros((B, p.size), dtype), "v": np.zeros((B, p.size), dtype)}
+                      for n, p in pops.items()}
+        # one slot per step of delay: buf[i][0] arrives now, buf[i][-1] in 1 + delay steps
+        self.buf = [np.zeros((c.delay + 1, B, pops[c.target].size), dtype)
+                    for c in self.net.connections]
+
+    def _matrix(self, i: int, src_max: float) -> np.ndarray:
+        c = self.net.connections[i]
+        exact_in_float = not self.fixed or (
+            float(np.abs(c.mant).sum(axis=1).max(initial=0)) * src_max < 2.0**52)
+        key = (i, exact_in_float)
+        if key not in self._mats:
+            self._mats[key] = _matrix(c, self.fixed, exact_in_float)
+        return self._mats[key]
+
+    def step(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
+        """Advance one step on input (B, n_in); returns spikes (B, N) per population (and
+        leaves u and v in :attr:`state`)."""
+        net, pops = self.net, self.net.populations
+        a_in = {n: np.zeros((self.batch, p.size), self.dtype) for n, p in pops.items()}
+        for c, b in zip(net.connections, self.buf, strict=True):
             a_in[c.target] += b[0]
-        for n in pops:
-            step = _step_fixed if fixed else _step_float
-            spikes[n] = step(state[n], a_in[n], params[n])
-            out[n]["spikes"][:, t] = spikes[n]
-            out[n]["v"][:, t] = state[n]["v"]
-            out[n]["u"][:, t] = state[n]["u"]
+        step = _step_fixed if self.fixed else _step_float
+        spikes = {n: step(self.state[n], a_in[n], self.params[n]) for n in pops}
+        xin = x_t.astype(self.dtype)
+        x_max = float(np.abs(xin).max(initial=0))
         for i, c in enumerate(net.connections):
-            src = xin[:, t] if c.source == "input" else spikes[c.source]
-            acc = src.astype(mats[i].dtype) @ mats[i]
-            if fixed:
+            src = xin if c.source == "input" else spikes[c.source]
+            mat = self._matrix(i, x_max if c.source == "input" else 1.0)
+            acc = src.astype(mat.dtype) @ mat
+            if self.fixed:
                 acc = acc.astype(np.int64)
                 acc = np.left_shift(acc, c.exp) if c.exp > 0 else np.right_shift(acc, -c.exp)
             if c.delay:
-                buf[i][:-1] = buf[i][1:]
-            buf[i][-1] = acc
+                self.buf[i][:-1] = self.buf[i][1:]
+            self.buf[i][-1] = acc
+        return spikes
+
+    def close(self) -> None:
+        self.state, self.buf = {}, []
+
+
+def simulate(net: Lowered, x: np.ndarray, fixed: bool) -> dict[str, dict[str, np.ndarray]]:
+    """Run ``x`` (B, T, n_in) through a fresh :class:`SnnStepper`, recording every step."""
+    B, T, _ = x.shape
+    stepper = SnnStepper(net, B, fixed)
+    out = {n: {k: np.zeros((B, T, p.size), bool if k == "spikes" else stepper.dtype)
+               for k in ("spikes", "v", "u")} for n, p in net.populations.items()}
+    for t in range(T):
+        spikes = stepper.step(x[:, t])
+        for n, rec in out.items():
+            rec["spikes"][:, t] = spikes[n]
+            rec["v"][:, t] = stepper.state[n]["v"]
+            rec["u"][:, t] = stepper.state[n]["u"]
     return out
 
 
-def _matrix(c, fixed: bool, src_max: float) -> np.ndarray:
+def _matrix(c, fixed: bool, exact_in_float: bool) -> np.ndarray:
     """The connection's (n_source, n_target) matrix. Integer sums are done by BLAS in
     float64 where every partial sum stays below 2**52 (so they are exact), else in int64."""
     if not fixed:
         return c.weight.T
-    bound = float(np.abs(c.mant).sum(axis=1).max(initial=0)) * src_max
-    return c.mant.T.astype(np.float64 if bound < 2.0**52 else np.int64)
+    return c.mant.T.astype(np.float64 if exact_in_float else np.int64)
 
 
 def _params(p, fixed: bool, fmt: dict[str, int]) -> dict[str, Any]:
@@ -253,3 +291,4 @@ def ltc_step(net: Any, state: list[np.ndarray], u: np.ndarray, ts: float = 1.0) 
     if net.output_mapping == "affine":
         y = y + p["output_b"]
     return y
+

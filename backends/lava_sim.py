@@ -47,6 +47,14 @@ class LavaSimBackend(Backend):
         """A Lava runtime stepping a liquid network (float targets only)."""
         return LavaLiquidStepper(net, batch, float(opts["timeout_s"]))
 
+    def snn_open(self, net: Lowered, batch: int, target: Target,
+                 opts: dict[str, Any]) -> LavaSnnStepper:
+        """A running Lava network stepped from the host (one stream)."""
+        if batch != 1:
+            raise ValidationError(f"Lava sessions hold one stream, asked for batch={batch}; "
+                                  "open one session per stream")
+        return LavaSnnStepper(net, target.precision == "fixed", float(opts["timeout_s"]))
+
     def simulate(self, net: Lowered, x: np.ndarray, target: Target,
                  opts: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
         if not np.isin(x, (0, 1)).all():
@@ -61,19 +69,26 @@ class LavaStream:
     """A Lava network fed one step at a time from the host (hardware in the loop):
     ``Injector`` -> processes -> one ``Extractor`` per output.
 
-    The network runs non-blocking in chunks of ``chunk`` steps. Within a chunk the
-    Injector holds the network until the host sends the next input, so it advances
-    exactly one step per :meth:`step`. Chunks matter for shutdown: a network parked in
-    the Injector cannot see a stop request, so :meth:`close` feeds zeros to the end of
-    the current chunk, waits for it, and only then stops the runtime. Waiting for
-    outputs has a deadline (``timeout_s``).
+    The network runs non-blocking, ``CHUNK`` steps per run. Within a run the Injector
+    holds the network until the host sends the next input, so it advances exactly one
+    step per :meth:`step`. Waiting for outputs has a deadline (``timeout_s``).
+
+    Shutdown: a network parked in the Injector never sees a stop request (Lava checks
+    for one between phases), so :meth:`close` first queues zeros for the rest of the run
+    (the channels hold ``BUFFER`` >= ``CHUNK`` vectors, so this never blocks) and then
+    stops the runtime, which then ends within one step. The stop runs in a thread joined
+    with ``timeout_s``: a broken network leaves its processes behind, it never hangs the
+    host.
     """
 
+    CHUNK = 64
+    BUFFER = CHUNK + 2
+
     def __init__(self, injector: Any, extractors: dict[str, Any], anchor: Any, cfg: Any,
-                 timeout_s: float, chunk: int = 32) -> None:
+                 timeout_s: float) -> None:
         self.injector, self.extractors, self.anchor = injector, extractors, anchor
-        self.cfg, self.timeout_s, self.chunk = cfg, timeout_s, chunk
-        self.started, self.left = False, 0  # steps left in the current chunk
+        self.cfg, self.timeout_s = cfg, timeout_s
+        self.started, self.left = False, 0  # steps left in the current run
 
     def step(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Send one input vector; return each extractor's vector for the same step."""
@@ -82,9 +97,9 @@ class LavaStream:
         if self.left == 0:
             if self.started:
                 self.anchor.wait()
-            self.anchor.run(condition=RunSteps(num_steps=self.chunk, blocking=False),
+            self.anchor.run(condition=RunSteps(num_steps=self.CHUNK, blocking=False),
                             run_cfg=self.cfg)
-            self.started, self.left = True, self.chunk
+            self.started, self.left = True, self.CHUNK
         self.injector.send(np.asarray(x, float).reshape(-1))
         self.left -= 1
         return self._receive()
@@ -99,26 +114,43 @@ class LavaStream:
             try:  # wait on the channel's queue (as Extractor.receive does), with a deadline
                 port._queue.get(timeout=max(deadline - time.monotonic(), 0.0), peek=True)
             except Empty:
+                note = "the session is closed, open a new one"
+                try:
+                    self.close()
+                except Exception as exc:  # the timeout stays the error to report
+                    note += f" ({exc})"
                 raise HALTimeoutError(f"Lava gave no output for '{name}' within "
-                                      f"timeout_s={self.timeout_s}") from None
+                                      f"timeout_s={self.timeout_s}; {note}") from None
             out[name] = port.recv()
         return out
 
     def close(self) -> None:
-        """Finish the current chunk on zero input, then stop the runtime. Safe twice."""
+        """Queue zeros for the rest of the run, then stop the runtime. Safe twice."""
         if not self.started:
             return
         self.started = False
-        try:
-            zeros = np.zeros(self.injector.in_port.shape)
-            while self.left:
-                self.injector.send(zeros)
-                self.left -= 1
-                self._receive()
-            self.anchor.wait()
-        finally:
-            self.left = 0
-            self.anchor.stop()
+        zeros = np.zeros(self.injector.in_port.shape)
+        for _ in range(self.left):
+            self.injector.send(zeros)
+        self.left = 0
+        import threading
+
+        errors: list[BaseException] = []
+
+        def stop() -> None:
+            try:
+                self.anchor.stop()
+            except BaseException as exc:  # re-raised below, in the caller's thread
+                errors.append(exc)
+
+        stopper = threading.Thread(target=stop, daemon=True)
+        stopper.start()
+        stopper.join(self.timeout_s)
+        if stopper.is_alive():
+            raise HALTimeoutError(f"the Lava runtime did not stop within timeout_s="
+                                  f"{self.timeout_s}; its processes may linger")
+        if errors:
+            raise errors[0]
 
 
 class LavaLiquidStepper:
@@ -138,9 +170,9 @@ class LavaLiquidStepper:
         from hal.backends.lava_procs.liquid.process import LiquidCell
 
         net, batch = self.net, self.batch
-        injector = Injector(shape=(batch * net.n_in,))
+        injector = Injector(shape=(batch * net.n_in,), buffer_size=LavaStream.BUFFER)
         cell = LiquidCell(net=net, batch=batch)
-        extractor = Extractor(shape=(batch * net.n_out,))
+        extractor = Extractor(shape=(batch * net.n_out,), buffer_size=LavaStream.BUFFER)
         injector.out_port.connect(cell.u_in)
         cell.y_out.connect(extractor.in_port)
         cfg = Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map={
@@ -152,6 +184,46 @@ class LavaLiquidStepper:
             raise ValidationError("Lava liquid targets step with timespan 1.0 only")
         y = self.stream.step(u)["y"]
         return np.asarray(y, float).reshape(self.batch, self.net.n_out)
+
+    def reset(self) -> None:
+        self.close()
+        self._build()
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class LavaSnnStepper:
+    """Injector -> the network -> one Extractor per population, in a :class:`LavaStream`
+    (one stream; spikes only, Lava's per-Dense delay included as on the cpu targets)."""
+
+    def __init__(self, net: Lowered, fixed: bool, timeout_s: float) -> None:
+        self.net, self.fixed, self.timeout_s = net, fixed, timeout_s
+        self._build()
+
+    def _build(self) -> None:
+        from lava.magma.core.run_configs import Loihi2SimCfg
+        from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
+        from lava.proc.io.injector import Injector, PyLoihiInjectorModel
+
+        injector = Injector(shape=(self.net.n_in,), buffer_size=LavaStream.BUFFER)
+        procs = _network(self.net, self.fixed, injector.out_port)
+        extractors = {}
+        for name, proc in procs.items():
+            extractors[name] = Extractor(shape=(self.net.populations[name].size,),
+                                         buffer_size=LavaStream.BUFFER)
+            proc.s_out.connect(extractors[name].in_port)
+        cfg = Loihi2SimCfg(select_tag="fixed_pt" if self.fixed else "floating_pt",
+                           exception_proc_model_map={Injector: PyLoihiInjectorModel,
+                                                     Extractor: PyLoihiExtractorModel})
+        self.stream = LavaStream(injector, extractors, next(iter(procs.values())), cfg,
+                                 self.timeout_s)
+
+    def step(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
+        if not np.isin(x_t, (0, 1)).all():
+            raise ValidationError("Lava targets take 0/1 spike inputs; got graded values "
+                                  "(use the cpu targets for analog input)")
+        return {n: (s > 0)[None] for n, s in self.stream.step(x_t[0]).items()}
 
     def reset(self) -> None:
         self.close()
@@ -183,30 +255,38 @@ def _neurons(pop, fixed: bool):
     return HeteroLIF(shape=(pop.size,), du=du, dv=dv, vth=vth, **bias)
 
 
-def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any]):
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
+def _network(net: Lowered, fixed: bool, source: Any) -> dict[str, Any]:
+    """One process per population and a ``Dense``/``DelayDense`` per connection, with the
+    network input taken from the OutPort ``source``."""
     from lava.proc.dense.process import DelayDense, Dense
-    from lava.proc.io.source import RingBuffer
-    from lava.proc.monitor.process import Monitor
 
-    T = x.shape[0]
-    source = RingBuffer(data=x.T.astype(int if fixed else float))
-    procs, monitors = {}, {}
-    for name, pop in net.populations.items():
-        procs[name] = _neurons(pop, fixed)
-        monitors[name] = {}
-        for var in ("s_out", "v", "u"):
-            mon = Monitor()
-            mon.probe(getattr(procs[name], var), T)
-            monitors[name][var] = mon
+    procs = {name: _neurons(pop, fixed) for name, pop in net.populations.items()}
     for c in net.connections:
         kw = {"weight_exp": int(c.exp), "num_weight_bits": 8} if fixed else {}
         w = c.mant if fixed else c.weight
         dense = DelayDense(weights=w, delays=int(c.delay), **kw) if c.delay else \
             Dense(weights=w, **kw)
-        (source.s_out if c.source == "input" else procs[c.source].s_out).connect(dense.s_in)
+        (source if c.source == "input" else procs[c.source].s_out).connect(dense.s_in)
         dense.a_out.connect(procs[c.target].a_in)
+    return procs
+
+
+def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any]):
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.monitor.process import Monitor
+
+    T = x.shape[0]
+    source = RingBuffer(data=x.T.astype(int if fixed else float))
+    procs = _network(net, fixed, source.s_out)
+    monitors = {}
+    for name, proc in procs.items():
+        monitors[name] = {}
+        for var in ("s_out", "v", "u"):
+            mon = Monitor()
+            mon.probe(getattr(proc, var), T)
+            monitors[name][var] = mon
     anchor = next(iter(procs.values()))
     cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt")
     deadline = time.monotonic() + float(opts["timeout_s"])

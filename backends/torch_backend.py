@@ -34,41 +34,88 @@ class TorchBackend(Backend):
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target,
                  opts: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+        """Run ``x`` (B, T, n_in) through a fresh :class:`TorchSnnStepper`, recording every
+        step on the device and copying back once."""
         import torch
 
-        dev = _device(opts["device"])
-        f32 = {"dtype": getattr(torch, opts["dtype"]), "device": dev}
         B, T, _ = x.shape
-        xt = torch.as_tensor(x, **f32)
-        pops = net.populations
-        P = {n: {k: torch.as_tensor(getattr(p, k), **f32) for k in ("du", "dv", "vth", "bias")}
-             for n, p in pops.items()}
-        W = [torch.as_tensor(c.weight.T, **f32) for c in net.connections]
-        u = {n: torch.zeros(B, p.size, **f32) for n, p in pops.items()}
-        v = {n: torch.zeros(B, p.size, **f32) for n, p in pops.items()}
-        s = {n: torch.zeros(B, p.size, **f32) for n, p in pops.items()}
-        buf = [torch.zeros(c.delay + 1, B, pops[c.target].size, **f32)
-               for c in net.connections]
-        rec = {n: {k: torch.zeros(B, T, p.size, **f32) for k in ("spikes", "v", "u")}
-               for n, p in pops.items()}
+        stepper = self.snn_open(net, B, target, opts)
+        xt = torch.as_tensor(x, dtype=stepper.dtype, device=stepper.device)
+        rec = {n: {k: torch.zeros(B, T, p.size, dtype=stepper.dtype, device=stepper.device)
+                   for k in ("spikes", "v", "u")} for n, p in net.populations.items()}
         with torch.no_grad():
             for t in range(T):
-                a_in = {n: torch.zeros(B, p.size, **f32) for n, p in pops.items()}
-                for c, b in zip(net.connections, buf, strict=True):
-                    a_in[c.target] += b[0]
-                for n in pops:
-                    p = P[n]
-                    u[n] = u[n] * (1 - p["du"]) + a_in[n]
-                    v[n] = v[n] * (1 - p["dv"]) + u[n] + p["bias"]
-                    spk = v[n] > p["vth"]
-                    v[n] = torch.where(spk, torch.zeros_like(v[n]), v[n])
-                    s[n] = spk.to(torch.float32)
-                    rec[n]["spikes"][:, t], rec[n]["v"][:, t], rec[n]["u"][:, t] = s[n], v[n], u[n]
-                for i, c in enumerate(net.connections):
-                    src = xt[:, t] if c.source == "input" else s[c.source]
-                    buf[i] = torch.cat([buf[i][1:], (src @ W[i])[None]])
+                stepper.step_tensor(xt[:, t])
+                for n, r in rec.items():
+                    r["spikes"][:, t] = stepper.s[n]
+                    r["v"][:, t], r["u"][:, t] = stepper.v[n], stepper.u[n]
         return {n: {k: (a.cpu().numpy() > 0 if k == "spikes" else a.cpu().numpy().astype(float))
                     for k, a in r.items()} for n, r in rec.items()}
+
+    def snn_open(self, net: Lowered, batch: int, target: Target,
+                 opts: dict[str, Any]) -> TorchSnnStepper:
+        """A stepper holding spiking state for ``batch`` streams on the chosen device."""
+        import torch
+
+        return TorchSnnStepper(net, batch, _device(opts["device"]),
+                               getattr(torch, opts["dtype"]))
+
+
+class TorchSnnStepper:
+    """Spiking state for a batch of streams: Lava's ``floating_pt`` equations in torch."""
+
+    def __init__(self, net: Lowered, batch: int, device: str, dtype: Any) -> None:
+        import torch
+
+        self.net, self.batch, self.device, self.dtype = net, batch, device, dtype
+        f = {"dtype": dtype, "device": device}
+        self.P = {n: {k: torch.as_tensor(getattr(p, k), **f) for k in ("du", "dv", "vth", "bias")}
+                  for n, p in net.populations.items()}
+        self.W = [torch.as_tensor(c.weight.T, **f) for c in net.connections]
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every state variable and the in-flight (delayed) synaptic input."""
+        import torch
+
+        f = {"dtype": self.dtype, "device": self.device}
+        pops, B = self.net.populations, self.batch
+        self.u = {n: torch.zeros(B, p.size, **f) for n, p in pops.items()}
+        self.v = {n: torch.zeros(B, p.size, **f) for n, p in pops.items()}
+        self.s = {n: torch.zeros(B, p.size, **f) for n, p in pops.items()}
+        self.buf = [torch.zeros(c.delay + 1, B, pops[c.target].size, **f)
+                    for c in self.net.connections]
+
+    def step_tensor(self, x_t: Any) -> None:
+        """One step on a (B, n_in) tensor; spikes (as 0/1), v and u stay on the device."""
+        import torch
+
+        pops = self.net.populations
+        a_in = {n: torch.zeros_like(self.u[n]) for n in pops}
+        for c, b in zip(self.net.connections, self.buf, strict=True):
+            a_in[c.target] += b[0]
+        for n in pops:
+            p = self.P[n]
+            self.u[n] = self.u[n] * (1 - p["du"]) + a_in[n]
+            v = self.v[n] * (1 - p["dv"]) + self.u[n] + p["bias"]
+            spk = v > p["vth"]
+            self.v[n] = torch.where(spk, torch.zeros_like(v), v)
+            self.s[n] = spk.to(self.dtype)
+        for i, c in enumerate(self.net.connections):
+            src = x_t if c.source == "input" else self.s[c.source]
+            self.buf[i] = torch.cat([self.buf[i][1:], (src @ self.W[i])[None]])
+
+    def step(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
+        """Advance one step on input (B, n_in); returns spikes (B, N) per population."""
+        import torch
+
+        with torch.no_grad():
+            self.step_tensor(torch.as_tensor(x_t, dtype=self.dtype, device=self.device))
+        return {n: s.cpu().numpy() > 0 for n, s in self.s.items()}
+
+    def close(self) -> None:
+        self.u = self.v = self.s = {}
+        self.buf = []
 
 
 def _device(name: str) -> str:

@@ -22,3 +22,8 @@ def has_module(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+def shm_files() -> set[str]:
+    """Shared-memory segments now on this machine (Lava leaks them if not stopped)."""
+    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()

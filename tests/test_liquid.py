@@ -1,14 +1,14 @@
 """Liquid (CfC, LTC) networks: ncps import, cpu-float and torch against ncps itself, sessions."""
 
-import os
 import sys
+import time
 
 import numpy as np
 import pytest
 
 import hal
 
-from .conftest import has_module
+from .conftest import has_module, shm_files
 
 torch = pytest.importorskip("torch", reason="needs the torch extra")
 ncps_torch = pytest.importorskip("ncps.torch", reason="needs ncps (torch extra)")
@@ -98,10 +98,6 @@ def test_unsupported_targets_and_modules_say_why():
         hal.from_torch(torch.nn.LSTM(3, 4))
 
 
-def shm_files() -> set[str]:
-    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
-
-
 @lava
 @pytest.mark.timeout(240)
 def test_lava_sessions_open_and_close_200_times_leave_no_shared_memory():
@@ -115,6 +111,25 @@ def test_lava_sessions_open_and_close_200_times_leave_no_shared_memory():
     for _ in range(200):
         with exe.open() as s:
             assert np.array_equal(s.step(x), first)
+    assert shm_files() - before == set()
+
+
+@lava
+@pytest.mark.timeout(120)
+def test_lava_step_that_overruns_its_timeout_raises_closes_and_leaves_no_shared_memory():
+    torch.manual_seed(0)
+    net = hal.from_torch(ncps_torch.LTC(3, 1200))  # about 0.3 s per step on this machine
+    before = shm_files()
+    session = hal.compile(net, target="loihi2-sim-float", timeout_s=0.05).open()
+    start = time.monotonic()
+    with pytest.raises(hal.HALTimeoutError, match="no output .* within timeout_s=0.05"):
+        session.step(np.ones(3))
+    assert time.monotonic() - start < 30
+    with pytest.raises(hal.ValidationError, match="session is closed"):
+        session.step(np.ones(3))
+    deadline = time.monotonic() + 30  # the runtime finishes its step, then stops
+    while shm_files() - before and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert shm_files() - before == set()
 
 

@@ -10,7 +10,7 @@ import pytest
 import hal
 from hal.snn.ir import random_network
 
-from .conftest import has_module
+from .conftest import has_module, shm_files
 
 lava = pytest.mark.skipif(not has_module("lava") or sys.version_info[:2] != (3, 10),
                           reason="lava-nc needs Python 3.10 and the lava extra")
@@ -159,3 +159,43 @@ def test_loihi2_hardware_compiles_but_cannot_run_here(lif):
     with pytest.warns(hal.FallbackWarning):
         exe = hal.compile(g, target="loihi2", fallback=True)
     assert exe.target.name in ("loihi2-sim", "cpu")
+
+
+def test_cpu_session_steps_equal_run_batched_and_reset():
+    g = random_network(4, 20, 3, seed=3, recurrent=True)
+    x = (np.random.default_rng(0).random((3, 30, 4)) < 0.3).astype(float)
+    exe = hal.compile(g, target="cpu")
+    ref = exe.run(x)
+    with exe.open(batch=3) as s:
+        assert s.delays == {"lif1": 1, "lif2": 2}
+        for _ in range(2):  # the second pass checks reset
+            got = [s.step(x[:, t]) for t in range(30)]
+            for pop in ("lif1", "lif2"):
+                assert np.array_equal(np.stack([g[pop] for g in got], 1), ref.spikes[pop])
+            s.reset()
+        with pytest.raises(hal.ValidationError, match=r"shape \(3, 4\)"):
+            s.step(np.zeros(4))
+
+
+@lava
+@pytest.mark.timeout(240)
+def test_lava_session_equals_cpu_run_and_leaves_no_shared_memory():
+    g = random_network(3, 12, 2, seed=7, recurrent=True)
+    x = (np.random.default_rng(2).random((40, 3)) < 0.4).astype(float)
+    ref = hal.compile(g, target="cpu").run(x)
+    exe = hal.compile(g, target="loihi2-sim", fallback=False)
+    before = shm_files()
+    with exe.open() as s:
+        for _ in range(2):
+            got = [s.step(x[t]) for t in range(40)]
+            assert np.array_equal(np.stack([g["lif2"] for g in got]), ref.spikes["lif2"])
+            assert np.array_equal(np.stack([g["lif1"] for g in got]), ref.spikes["lif1"])
+            s.reset()
+        with pytest.raises(hal.ValidationError, match="0/1"):
+            s.step(np.full(3, 0.5))
+    for _ in range(20):  # the runtime starts at the first step
+        with exe.open() as s:
+            assert np.array_equal(s.step(x[0])["lif1"], ref.spikes["lif1"][0])
+    assert shm_files() - before == set()
+    with pytest.raises(hal.ValidationError, match="one stream"):
+        exe.open(batch=2)

@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 
 from hal._inputs import as_batch
-from hal.errors import CompileError, ValidationError
+from hal.errors import CompileError
 from hal.liquid.ir import CfCNet, LTCNet
 from hal.provenance import Timer, make_provenance
 from hal.select import Skip, select
+from hal.session import Session
 from hal.target import Target
 
 
@@ -70,10 +71,10 @@ class LiquidExecutable:
         self.net, self.target, self.backend, self.options = net, target, backend, options
         self.skips, self.compile_timing = skips, timing
 
-    def open(self, batch: int | None = None) -> Session:
+    def open(self, batch: int | None = None) -> LiquidSession:
         """Start a session with zero state for ``batch`` streams (None: one, unbatched)."""
         stepper = self.backend.liquid_open(self.net, batch or 1, self.target, self.options)
-        return Session(self, stepper, batch)
+        return LiquidSession(stepper, self.net.n_in, batch)
 
     def run(self, inputs: Any, steps: int | None = None, timespans: float = 1.0,
             seed: int | None = None) -> LiquidResult:
@@ -95,39 +96,9 @@ class LiquidExecutable:
                             prov)
 
 
-class Session:
-    """State kept between :meth:`step` calls (hardware in the loop). Use as a context
-    manager, or call :meth:`close`."""
-
-    def __init__(self, exe: LiquidExecutable, stepper: Any, batch: int | None) -> None:
-        self.exe, self._stepper, self.batch, self.steps = exe, stepper, batch, 0
+class LiquidSession(Session):
+    """A liquid network stepped from a host loop (see :class:`hal.session.Session`)."""
 
     def step(self, x_t: Any, timespan: float = 1.0) -> np.ndarray:
         """Advance one step with input (n_in,) or (B, n_in); returns (n_out,) or (B, n_out)."""
-        if self._stepper is None:
-            raise ValidationError("session is closed; open a new one with exe.open()")
-        x = np.asarray(x_t, dtype=np.float64)
-        want = (self.exe.net.n_in,) if self.batch is None else (self.batch, self.exe.net.n_in)
-        if x.shape != want:
-            raise ValidationError(f"step input must have shape {want}, got {x.shape}")
-        y = self._stepper.step(x.reshape(-1, self.exe.net.n_in), timespan)
-        self.steps += 1
-        return y[0] if self.batch is None else y
-
-    def reset(self) -> None:
-        """Zero the state; the next step starts as from a fresh session."""
-        if self._stepper is not None:
-            self._stepper.reset()
-        self.steps = 0
-
-    def close(self) -> None:
-        """Release the state (and, on Lava, the runtime). Safe to call twice."""
-        if self._stepper is not None:
-            self._stepper.close()
-            self._stepper = None
-
-    def __enter__(self) -> Session:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return self._advance(x_t, timespan)

@@ -19,9 +19,10 @@ import numpy as np
 
 from hal._inputs import as_batch
 from hal.compilers.snn import Lowered, lower, map_to_cores, quantize
-from hal.errors import DoesNotFit, ValidationError
+from hal.errors import CompileError, DoesNotFit, ValidationError
 from hal.provenance import Timer, make_provenance
 from hal.select import Skip, select
+from hal.session import Session
 from hal.snn.result import SimResult
 from hal.target import Target
 
@@ -117,6 +118,21 @@ class Executable:
         self.net, self.target, self.backend, self.options = net, target, backend, options
         self.skips, self.compile_timing = skips, timing
 
+    def open(self, batch: int | None = None) -> SnnSession:
+        """Start a session with zero state for ``batch`` streams (None: one, unbatched).
+
+        Each :meth:`SnnSession.step` returns that step's spikes per population. Sessions
+        cannot look ahead, so outputs are never delay-compensated: population ``P``
+        answers input from ``session.delays[P]`` steps earlier (one per Dense), on every
+        backend alike. Lava sessions hold one stream.
+        """
+        if not hasattr(self.backend, "snn_open"):
+            raise CompileError(f"target '{self.target.name}': backend '{self.backend.name}' "
+                               "cannot be stepped from the host; use cpu, cpu-float, torch "
+                               "or a loihi2-sim target")
+        stepper = self.backend.snn_open(self.net, batch or 1, self.target, self.options)
+        return SnnSession(stepper, self.net.n_in, batch, dict(self.net.depth))
+
     def run(self, inputs: Any, steps: int | None = None, seed: int | None = None) -> SimResult:
         """Run on ``inputs`` shaped (T, n_in) or (B, T, n_in); returns a SimResult."""
         x, single, steps = as_batch(inputs, self.net.n_in, steps)
@@ -139,7 +155,7 @@ class Executable:
             spikes[name] = pick(rec["spikes"]).astype(bool)
             states[name] = {k: pick(rec[k]) for k in ("v", "u") if k in rec}
         q = self.net.quantization
-        v_scale = 64.0 * q["v_scale"] if q else 1.0
+        v_scale = 2.0 ** q["format"]["align_bits"] * q["v_scale"] if q else 1.0
         prov = make_provenance(self.target, self.backend, seed=seed, options=self.options,
                                fallbacks=self.skips,
                                packages=getattr(self.backend, "packages", ()),
@@ -148,3 +164,21 @@ class Executable:
         return SimResult(spikes, states, v_scale, delays, self.target.name, self.backend.name,
                          self.target.precision, steps, self.net.outputs,
                          {**self.compile_timing, **times}, prov)
+
+
+class SnnSession(Session):
+    """A spiking network stepped from a host loop (see :class:`hal.session.Session`).
+
+    Attributes:
+        delays: steps by which each population lags the input (Lava's Dense delay).
+    """
+
+    def __init__(self, stepper: Any, n_in: int, batch: int | None,
+                 delays: dict[str, int]) -> None:
+        super().__init__(stepper, n_in, batch)
+        self.delays = delays
+
+    def step(self, x_t: Any) -> dict[str, np.ndarray]:
+        """Advance one step with input (n_in,) or (B, n_in); returns spikes per population,
+        shaped (N,) or (B, N), as bool."""
+        return self._advance(x_t)

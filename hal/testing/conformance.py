@@ -68,7 +68,8 @@ def check_qubo_target(target: Target, seed: int = 7) -> None:
 
 
 def check_snn_target(target: Target, seed: int = 7) -> None:
-    """A 2-neuron LIF network: spikes shaped right, provenance, determinism."""
+    """A small LIF network: spikes shaped right, provenance, determinism, and a session
+    stepped by hand gives the spikes of a whole run."""
     import numpy as np
 
     from hal.snn.ir import random_network
@@ -82,6 +83,11 @@ def check_snn_target(target: Target, seed: int = 7) -> None:
         assert s.shape[0] == 40 and s.dtype == bool, f"{target.name}: spikes[{node}] {s.shape}"
         assert np.array_equal(s, r2.spikes[node]), f"{target.name}: not deterministic"
     _check_provenance(r1.provenance, target, None)
+    with exe.open() as session:
+        steps = [session.step(x[t]) for t in range(40)]
+    for node, s in r1.spikes.items():
+        stepped = np.stack([d[node] for d in steps])
+        assert np.array_equal(stepped, s), f"{target.name}: session != run for {node}"
 
 
 def check_liquid_target(target: Target, seed: int = 7) -> None:
