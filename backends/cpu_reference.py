@@ -21,7 +21,7 @@ import numpy as np
 
 from hal.backend import Backend
 from hal.compilers.snn import Lowered
-from hal.liquid.ir import CfCNet, LTCNet
+from hal.liquid.ir import CfCNet, LiquidNet, LTCNet, MultiTimescaleNet
 from hal.target import Target
 
 
@@ -59,17 +59,16 @@ class CpuReferenceBackend(Backend):
 
 
 class LiquidStepper:
-    """CfC or LTC state for a batch of streams, advanced one step per :meth:`step`."""
+    """Liquid state (CfC, LTC, multi-timescale) for a batch of streams, advanced one step
+    per :meth:`step`."""
 
-    def __init__(self, net: CfCNet | LTCNet, batch: int) -> None:
+    def __init__(self, net: LiquidNet, batch: int) -> None:
         self.net, self.batch = fold_constant_parameters(net), batch
-        self._step = ltc_step if isinstance(net, LTCNet) else cfc_step
+        self._step = STEPS[type(net)]
         self.reset()
 
     def reset(self) -> None:
-        sizes = [self.net.units] if isinstance(self.net, LTCNet) else \
-            [layer.hidden for layer in self.net.layers]
-        self.state = [np.zeros((self.batch, n)) for n in sizes]
+        self.state = [np.zeros((self.batch, n)) for n in self.net.state_sizes]
 
     def step(self, u: np.ndarray, ts: float = 1.0) -> np.ndarray:
         return self._step(self.net, self.state, np.asarray(u, np.float64), ts)
@@ -217,9 +216,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def fold_constant_parameters(net: CfCNet | LTCNet) -> CfCNet | LTCNet:
+def fold_constant_parameters(net: LiquidNet) -> LiquidNet:
     """An equivalent net whose per-step constants are computed once: CfC wiring masks
     multiplied into ff1/ff2, LTC softplus constraints applied to w, sensory_w, gleak, cm."""
+    if isinstance(net, MultiTimescaleNet):
+        return net
     if isinstance(net, LTCNet):
         if not net.implicit_constraints:
             return net
@@ -292,3 +293,17 @@ def ltc_step(net: Any, state: list[np.ndarray], u: np.ndarray, ts: float = 1.0) 
         y = y + p["output_b"]
     return y
 
+
+def mts_step(net: Any, state: list[np.ndarray], u: np.ndarray, ts: float = 1.0) -> np.ndarray:
+    """One multi-timescale step (equations in :class:`hal.liquid.ir.MultiTimescaleNet`)."""
+    x = state[0]
+    drive = u @ net.w_in.T + net.b
+    if net.w_rec is not None:
+        drive = drive + np.tanh(x) @ net.w_rec.T
+    a = net.decay(ts)
+    x = a * x + (1.0 - a) * drive
+    state[0] = x
+    return x if net.readout is None else x @ net.readout[0].T + net.readout[1]
+
+
+STEPS = {CfCNet: cfc_step, LTCNet: ltc_step, MultiTimescaleNet: mts_step}

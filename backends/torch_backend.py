@@ -22,14 +22,14 @@ class TorchBackend(Backend):
     packages = ("torch",)
     options = {"device": "auto", "compensate_delay": False, "dtype": "float32"}
 
-    def liquid_open(self, net: Any, batch: int, target: Target,
-                    opts: dict[str, Any]) -> TorchLiquidStepper | TorchLTCStepper:
-        """A stepper holding CfC state for ``batch`` streams on the chosen device."""
+    def liquid_open(self, net: Any, batch: int, target: Target, opts: dict[str, Any]) -> Any:
+        """A stepper holding liquid state for ``batch`` streams on the chosen device."""
         import torch
 
-        from hal.liquid.ir import LTCNet
+        from hal.liquid.ir import CfCNet, LTCNet, MultiTimescaleNet
 
-        cls = TorchLTCStepper if isinstance(net, LTCNet) else TorchLiquidStepper
+        cls = {CfCNet: TorchLiquidStepper, LTCNet: TorchLTCStepper,
+               MultiTimescaleNet: TorchMultiTimescaleStepper}[type(net)]
         return cls(net, batch, _device(opts["device"]), getattr(torch, opts["dtype"]))
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target,
@@ -240,3 +240,43 @@ class TorchLTCStepper:
 
     def close(self) -> None:
         self.v = None
+
+
+class TorchMultiTimescaleStepper:
+    """Multi-timescale state for a batch of streams (equations in
+    hal.liquid.ir.MultiTimescaleNet)."""
+
+    def __init__(self, net: Any, batch: int, device: str, dtype: Any) -> None:
+        import torch
+
+        self.net, self.batch, self.device, self.dtype = net, batch, device, dtype
+
+        def t(a):
+            return None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
+
+        self.w_in, self.b, self.w_rec = t(net.w_in), t(net.b), t(net.w_rec)
+        self.tau = t(net.tau)
+        self.readout = None if net.readout is None else (t(net.readout[0]), t(net.readout[1]))
+        self.reset()
+
+    def reset(self) -> None:
+        import torch
+
+        self.x = torch.zeros(self.batch, self.net.units, dtype=self.dtype, device=self.device)
+
+    def step(self, u: Any, ts: float = 1.0) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        with torch.no_grad():
+            drive = F.linear(torch.as_tensor(np.asarray(u), dtype=self.dtype,
+                                             device=self.device), self.w_in, self.b)
+            if self.w_rec is not None:
+                drive = drive + F.linear(torch.tanh(self.x), self.w_rec)
+            a = torch.exp(-ts * self.net.dt / self.tau)
+            self.x = a * self.x + (1.0 - a) * drive
+            y = self.x if self.readout is None else F.linear(self.x, *self.readout)
+        return y.cpu().numpy().astype(np.float64)
+
+    def close(self) -> None:
+        self.x = None

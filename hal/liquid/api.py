@@ -1,5 +1,5 @@
-"""Compile, run and step liquid (CfC, LTC) networks on any target whose backend can hold
-liquid state (``cpu-float``, ``torch``).
+"""Compile, run and step liquid (CfC, LTC, multi-timescale) networks on any target whose
+backend can hold liquid state (``cpu-float``, ``torch``, ``loihi2-sim-float``).
 
 Example:
     >>> import hal, numpy as np
@@ -18,7 +18,7 @@ import numpy as np
 
 from hal._inputs import as_batch
 from hal.errors import CompileError
-from hal.liquid.ir import CfCNet, LTCNet
+from hal.liquid.ir import LiquidNet
 from hal.provenance import Timer, make_provenance
 from hal.select import Skip, select
 from hal.session import Session
@@ -38,7 +38,7 @@ class LiquidResult:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
-def compile(net: CfCNet | LTCNet, target: str | Target = "cpu-float", *,
+def compile(net: LiquidNet, target: str | Target = "cpu-float", *,
             fallback: bool | None = None, **options: Any) -> LiquidExecutable:
     """Pick a target that can run liquid networks (see :func:`hal.select`)."""
     timer = Timer()
@@ -66,7 +66,7 @@ class LiquidExecutable:
     """A liquid network bound to a target: :meth:`run` a sequence or :meth:`open` a
     session and :meth:`Session.step` it from a host loop."""
 
-    def __init__(self, net: CfCNet | LTCNet, target: Target, backend: Any, options: dict[str, Any],
+    def __init__(self, net: LiquidNet, target: Target, backend: Any, options: dict[str, Any],
                  skips: list[Skip], timing: dict[str, float]) -> None:
         self.net, self.target, self.backend, self.options = net, target, backend, options
         self.skips, self.compile_timing = skips, timing

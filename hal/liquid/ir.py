@@ -1,4 +1,5 @@
-"""Liquid (continuous-time) networks as data: CfC layers with ncps semantics.
+"""Liquid (continuous-time) networks as data: CfC layers with ncps semantics, ncps LTC,
+and a multi-timescale liquid layer (:class:`MultiTimescaleNet`).
 
 A ``CfCNet`` is a chain of ``CfCLayer``s (one for a plain ncps ``CfC``, one per wiring
 layer for a wired one) and an optional linear readout. One step with input ``u``,
@@ -101,8 +102,9 @@ class CfCNet:
                                   f"does not take the last layer's {n} units")
 
     @property
-    def state_size(self) -> int:
-        return sum(layer.hidden for layer in self.layers)
+    def state_sizes(self) -> list[int]:
+        """Size of each state vector a stepper keeps (one per layer)."""
+        return [layer.hidden for layer in self.layers]
 
     @property
     def n_out(self) -> int:
@@ -158,6 +160,86 @@ class LTCNet:
     def n_out(self) -> int:
         return self.motor
 
+    @property
+    def state_sizes(self) -> list[int]:
+        return [self.units]
+
+
+@dataclass
+class MultiTimescaleNet:
+    """A layer of leaky liquid neurons whose time constants come from a bank of bands
+    (e.g. 0.01, 0.1, 1 and 10 s), one band per neuron, with the closed-form update of a
+    linear ODE held constant over the step. With state ``x``, input ``u``, step length
+    ``dt`` seconds and elapsed time ``ts`` (in steps, default 1.0):
+
+        tau_i = bands[band[i]],   a_i = exp(-ts dt / tau_i)
+        x' = a x + (1 - a) (W_in u + W_rec tanh(x) + b)      (W_rec optional)
+        y  = readout(x')                                      (identity if none)
+
+    Without ``w_rec`` each neuron low-passes its drive ``W_in u + b`` exactly (no solver
+    error at any dt); fast bands follow the input, slow bands remember it.
+    """
+
+    n_in: int
+    units: int
+    bands: np.ndarray  # (K,) time constants, seconds
+    band: np.ndarray  # (units,) int index into bands
+    dt: float
+    w_in: np.ndarray  # (units, n_in)
+    b: np.ndarray  # (units,)
+    w_rec: np.ndarray | None = None  # (units, units), acts on tanh(x)
+    readout: Affine | None = None
+    name: str = "multi-timescale"
+
+    def __post_init__(self) -> None:
+        self.bands = np.asarray(self.bands, np.float64).reshape(-1)
+        self.band = np.asarray(self.band).reshape(-1)
+        n = self.name
+        if not self.bands.size or not np.isfinite(self.bands).all() or (self.bands <= 0).any():
+            raise ValidationError(f"{n}.bands: time constants must be finite and > 0 seconds, "
+                                  f"got {self.bands.tolist()}")
+        if not (np.isfinite(self.dt) and self.dt > 0):
+            raise ValidationError(f"{n}.dt: must be a step length > 0 seconds, got {self.dt}")
+        if self.band.shape != (self.units,) or not np.issubdtype(self.band.dtype, np.integer):
+            raise ValidationError(f"{n}.band: expected {self.units} integer band indices, got "
+                                  f"shape {self.band.shape} dtype {self.band.dtype}")
+        if self.units and (self.band.min() < 0 or self.band.max() >= self.bands.size):
+            raise ValidationError(f"{n}.band: indices must lie in 0..{self.bands.size - 1}")
+        shapes = {"w_in": (self.units, self.n_in), "b": (self.units,),
+                  "w_rec": (self.units, self.units)}
+        for key, shape in shapes.items():
+            value = getattr(self, key)
+            if value is None and key == "w_rec":
+                continue
+            if value is None or np.shape(value) != shape:
+                raise ValidationError(f"{n}.{key}: expected shape {shape}, got "
+                                      f"{None if value is None else np.shape(value)}")
+            if not np.isfinite(value).all():
+                raise ValidationError(f"{n}.{key}: contains NaN or infinity")
+        if self.readout is not None and self.readout[0].shape[1] != self.units:
+            raise ValidationError(f"{n}.readout: weight {self.readout[0].shape} does not "
+                                  f"take the layer's {self.units} units")
+
+    @property
+    def tau(self) -> np.ndarray:
+        """Each neuron's time constant in seconds."""
+        return self.bands[self.band]
+
+    def decay(self, ts: float = 1.0) -> np.ndarray:
+        """``exp(-ts dt / tau)`` per neuron: the share of the state kept over one step."""
+        return np.exp(-ts * self.dt / self.tau)
+
+    @property
+    def n_out(self) -> int:
+        return self.units if self.readout is None else self.readout[0].shape[0]
+
+    @property
+    def state_sizes(self) -> list[int]:
+        return [self.units]
+
+
+LiquidNet = CfCNet | LTCNet | MultiTimescaleNet
+
 
 def random_cfc(n_in: int, hidden: int, n_out: int | None = None, seed: int = 0,
                mode: str = "default", backbone: int = 16) -> CfCNet:
@@ -176,3 +258,17 @@ def random_cfc(n_in: int, hidden: int, n_out: int | None = None, seed: int = 0,
     layer = CfCLayer(mode, n_in, hidden, affine(hidden, width), backbone=layers, **extra)
     readout = affine(n_out, hidden) if n_out else None
     return CfCNet(n_in, [layer], readout, name=f"random-cfc-{seed}")
+
+
+def random_multi_timescale(n_in: int, units: int, n_out: int | None = None, seed: int = 0,
+                           bands: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0),
+                           dt: float = 0.01, recurrent: bool = True) -> MultiTimescaleNet:
+    """A seeded random multi-timescale layer, neurons spread evenly over ``bands``."""
+    rng = np.random.default_rng(seed)
+    w_rec = rng.normal(0, 0.9 / np.sqrt(units), (units, units)) if recurrent else None
+    readout = (rng.normal(0, 1 / np.sqrt(units), (n_out, units)), np.zeros(n_out)) \
+        if n_out else None
+    return MultiTimescaleNet(n_in, units, np.asarray(bands), np.arange(units) % len(bands), dt,
+                             rng.normal(0, 1 / np.sqrt(n_in), (units, n_in)),
+                             rng.normal(0, 0.1, units), w_rec, readout,
+                             name=f"random-mts-{seed}")

@@ -1,4 +1,5 @@
-"""``hal.from_torch``: read an ncps ``CfC`` (plain or wired) into a :class:`CfCNet`."""
+"""``hal.from_torch``: read an ncps ``CfC`` (plain or wired) or ``LTC``, or hal's own
+``MultiTimescale`` module, into hal's liquid IR."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from hal.errors import CompileError
-from hal.liquid.ir import CfCLayer, CfCNet, LTCNet
+from hal.liquid.ir import CfCLayer, CfCNet, LiquidNet, LTCNet, MultiTimescaleNet
 
 
 def _np(t: Any) -> np.ndarray:
@@ -52,17 +53,28 @@ def _ltc(module: Any) -> LTCNet:
                   cell._input_mapping, cell._output_mapping)
 
 
-def from_torch(module: Any) -> CfCNet | LTCNet:
-    """Convert an ``ncps.torch.CfC`` or ``LTC`` (with or without a wiring) to hal's liquid
-    IR.
+def _multi_timescale(module: Any) -> MultiTimescaleNet:
+    readout = None if type(module.fc).__name__ == "Identity" else _affine(module.fc)
+    w_rec = None if module.recurrent is None else _np(module.recurrent.weight)
+    return MultiTimescaleNet(module.input_size, module.units, _np(module.bands),
+                             module.band.cpu().numpy(), module.dt, *_affine(module.input_map),
+                             w_rec, readout)
+
+
+def from_torch(module: Any) -> LiquidNet:
+    """Convert an ``ncps.torch.CfC`` or ``LTC`` (with or without a wiring), or a
+    :class:`hal.liquid.torch_modules.MultiTimescale`, to hal's liquid IR.
 
     Raises:
         CompileError: for modules or options hal cannot represent (named in the message).
     """
     kind = type(module).__name__
+    if kind == "MultiTimescale" and type(module).__module__.startswith("hal."):
+        return _multi_timescale(module)
     if kind not in ("CfC", "LTC"):
         raise CompileError(f"from_torch: a {kind} is not supported; hal reads ncps.torch.CfC "
-                           "and ncps.torch.LTC (plain or wired)")
+                           "and ncps.torch.LTC (plain or wired) and "
+                           "hal.liquid.torch_modules.MultiTimescale")
     if getattr(module, "use_mixed", False):
         raise CompileError(f"from_torch: {kind}(mixed_memory=True) adds an LSTM, which hal "
                            f"does not lower; build the {kind} without mixed memory")

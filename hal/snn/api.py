@@ -73,20 +73,21 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
     """Lower and quantize ``graph`` (NIR graph or path) for ``target``.
 
     Args:
-        graph: a ``nir.NIRGraph``, a path to a NIR file, a liquid ``CfCNet`` or an
-            ncps ``CfC`` module (these return a ``LiquidExecutable``).
+        graph: a ``nir.NIRGraph``, a path to a NIR file, a liquid net (``CfCNet``,
+            ``LTCNet``, ``MultiTimescaleNet``) or a torch module ``hal.from_torch`` reads
+            (these return a ``LiquidExecutable``).
         target: target name or ``"auto"``; unavailable or too-small targets follow the
             fallback rules of :func:`hal.select`.
         dt: time step in seconds (NIR graphs are continuous time).
         **options: backend options (``compensate_delay``, ``v_scale``, ``rounding``, ...).
     """
-    from hal.liquid.ir import CfCNet, LTCNet
+    from hal.liquid.ir import CfCNet, LTCNet, MultiTimescaleNet
 
-    if type(graph).__module__.startswith(("torch", "ncps")):
+    if type(graph).__module__.startswith(("torch", "ncps", "hal.liquid.torch_modules")):
         from hal.liquid.torch_import import from_torch
 
         graph = from_torch(graph)
-    if isinstance(graph, (CfCNet, LTCNet)):
+    if isinstance(graph, (CfCNet, LTCNet, MultiTimescaleNet)):
         from hal.liquid.api import compile as compile_liquid
 
         return compile_liquid(graph, target, fallback=fallback, **options)
