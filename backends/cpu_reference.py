@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from hal.backend import Backend
+from hal.compilers.liquid import FixedLiquid, shift
 from hal.compilers.snn import Lowered
 from hal.liquid.ir import CfCNet, LiquidNet, LTCNet, MultiTimescaleNet
 from hal.target import Target
@@ -34,7 +35,8 @@ class CpuReferenceBackend(Backend):
     install_hint = "pip install numpy"
     packages = ("numpy",)
     options = {"compensate_delay": False,
-               "v_scale": "auto", "rounding": "nearest", "decay_scale": "auto"}
+               "v_scale": "auto", "rounding": "nearest", "decay_scale": "auto",
+               "frac_bits": 16, "lut_segments": 256}
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target,
                  opts: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
@@ -48,14 +50,46 @@ class CpuReferenceBackend(Backend):
         return SnnStepper(net, batch, target.precision == "fixed")
 
     def liquid_open(self, net: Any, batch: int, target: Target,
-                    opts: dict[str, Any]) -> LiquidStepper:
-        """A stepper holding CfC state for ``batch`` streams (float64)."""
-        if target.precision != "float":
-            from hal.errors import CompileError
-
-            raise CompileError(f"target '{target.name}': liquid networks run in float "
-                               "only for now (use cpu-float)")
+                    opts: dict[str, Any]) -> LiquidStepper | FixedLiquidStepper:
+        """A stepper holding liquid state for ``batch`` streams: float64 for a liquid IR
+        net, integers for a lowered :class:`FixedLiquid` (fixed-point targets)."""
+        if isinstance(net, FixedLiquid):
+            return FixedLiquidStepper(net, batch)
         return LiquidStepper(net, batch)
+
+
+class FixedLiquidStepper:
+    """A :class:`hal.compilers.liquid.FixedLiquid` stepped in integers for a batch of
+    streams. :meth:`step_int` is the whole arithmetic (Lava's ``fixed_pt`` LiquidCell model
+    runs it too); :meth:`step` quantizes inputs and scales outputs on the host."""
+
+    def __init__(self, net: FixedLiquid, batch: int) -> None:
+        self.net, self.batch = net, batch
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = [np.zeros((self.batch, n), np.int64) for n in self.net.state_sizes]
+
+    def step(self, u: np.ndarray, ts: float = 1.0) -> np.ndarray:
+        if ts != 1.0:
+            from hal.errors import ValidationError
+
+            raise ValidationError("fixed-point liquid targets step with timespan 1.0 only; "
+                                  "use a float target for irregular time steps")
+        y = self.step_int(self.net.quantize(u))
+        return y / float(1 << self.net.frac_bits)
+
+    def step_int(self, u: np.ndarray) -> np.ndarray:
+        """One step on Q-format integer inputs (B, n_in); returns Q-format outputs."""
+        net = self.net
+        if net.kind == "cfc":
+            x = _cfc_fixed(net, self.state, u)
+        else:
+            x = _mts_fixed(net, self.state, u)
+        return x if net.readout is None else net.saturate(net.readout(x))
+
+    def close(self) -> None:
+        self.state = []
 
 
 class LiquidStepper:
@@ -307,3 +341,38 @@ def mts_step(net: Any, state: list[np.ndarray], u: np.ndarray, ts: float = 1.0) 
 
 
 STEPS = {CfCNet: cfc_step, LTCNet: ltc_step, MultiTimescaleNet: mts_step}
+
+
+def _cfc_fixed(net: FixedLiquid, state: list[np.ndarray], u: np.ndarray) -> np.ndarray:
+    """One CfC step in Q-F integers (equations in :mod:`hal.liquid.ir`)."""
+    F, sat, lut = net.frac_bits, net.saturate, net.luts
+    one = 1 << F
+    x = u
+    for k, p in enumerate(net.layers):
+        z = np.concatenate([x, state[k]], axis=1)
+        act = (lambda a: np.maximum(a, 0)) if p["act"] == "relu" else lut[p["act"]]
+        for aff in p["backbone"]:
+            z = act(sat(aff(z)))
+        f1 = sat(p["ff1"](z))
+        if p["mode"] == "pure":
+            e = lut["exp_neg"](p["w_tau"] + np.abs(f1))
+            h = -shift(shift(p["A"] * e, -F) * f1, -F) + p["A"]
+        else:
+            f2 = lut["tanh"](sat(p["ff2"](z)))
+            f1 = lut["tanh"](f1)
+            s = lut["sigmoid"](sat(p["time_a"](z) + p["time_b"](z)))
+            gated = shift(s * f2, -F)
+            h = f1 + gated if p["mode"] == "no_gate" else shift(f1 * (one - s), -F) + gated
+        state[k] = x = sat(h)
+    return x
+
+
+def _mts_fixed(net: FixedLiquid, state: list[np.ndarray], u: np.ndarray) -> np.ndarray:
+    """One multi-timescale step in Q-F integers: ``x += (drive - x) k >> decay_bits``."""
+    p, x = net.layers[0], state[0]
+    drive = p["w_in"](u)
+    if p["w_rec"] is not None:
+        drive = drive + p["w_rec"](net.luts["tanh"](x))
+    x = net.saturate(x + shift((net.saturate(drive) - x) * p["k"], -p["decay_bits"]))
+    state[0] = x
+    return x

@@ -31,7 +31,8 @@ class LavaSimBackend(Backend):
     install_hint = "Lava needs Python 3.10: pip install 'nq-hal[lava]' on Python 3.10"
     packages = ("lava-nc",)
     options = {"compensate_delay": False, "timeout_s": 300, "v_scale": "auto",
-               "rounding": "nearest", "decay_scale": "auto", "chunk_steps": 250}
+               "rounding": "nearest", "decay_scale": "auto", "chunk_steps": 250,
+               "frac_bits": 16, "lut_segments": 256}
 
     def availability(self, target: Target | None = None) -> Availability:
         import sys
@@ -44,7 +45,8 @@ class LavaSimBackend(Backend):
 
     def liquid_open(self, net: Any, batch: int, target: Target,
                     opts: dict[str, Any]) -> LavaLiquidStepper:
-        """A Lava runtime stepping a liquid network (float targets only)."""
+        """A Lava runtime stepping a liquid network: the float model for a liquid IR net,
+        the integer model for a lowered ``FixedLiquid``."""
         return LavaLiquidStepper(net, batch, float(opts["timeout_s"]))
 
     def snn_open(self, net: Lowered, batch: int, target: Target,
@@ -155,10 +157,14 @@ class LavaStream:
 
 class LavaLiquidStepper:
     """Injector -> LiquidCell -> Extractor in a :class:`LavaStream`; :meth:`close` stops
-    the runtime."""
+    the runtime. Fixed point: the host quantizes inputs and scales outputs, and only
+    Q-format integers cross into Lava."""
 
     def __init__(self, net: Any, batch: int, timeout_s: float) -> None:
+        from hal.compilers.liquid import FixedLiquid
+
         self.net, self.batch, self.timeout_s = net, batch, timeout_s
+        self.fixed = isinstance(net, FixedLiquid)
         self._build()
 
     def _build(self) -> None:
@@ -175,14 +181,19 @@ class LavaLiquidStepper:
         extractor = Extractor(shape=(batch * net.n_out,), buffer_size=LavaStream.BUFFER)
         injector.out_port.connect(cell.u_in)
         cell.y_out.connect(extractor.in_port)
-        cfg = Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map={
-            Injector: PyLoihiInjectorModel, Extractor: PyLoihiExtractorModel})
+        cfg = Loihi2SimCfg(select_tag="fixed_pt" if self.fixed else "floating_pt",
+                           exception_proc_model_map={Injector: PyLoihiInjectorModel,
+                                                     Extractor: PyLoihiExtractorModel})
         self.stream = LavaStream(injector, {"y": extractor}, cell, cfg, self.timeout_s)
 
     def step(self, u: np.ndarray, ts: float = 1.0) -> np.ndarray:
         if ts != 1.0:
             raise ValidationError("Lava liquid targets step with timespan 1.0 only")
-        y = self.stream.step(u)["y"]
+        if self.fixed:
+            y = self.stream.step(self.net.quantize(u).astype(float))["y"]
+            y = np.asarray(y, float) / float(1 << self.net.frac_bits)
+        else:
+            y = self.stream.step(u)["y"]
         return np.asarray(y, float).reshape(self.batch, self.net.n_out)
 
     def reset(self) -> None:

@@ -40,6 +40,8 @@ _LAZY = {
     "compare": "hal.snn.fidelity",
     "SimResult": "hal.snn.result",
     "FidelityReport": "hal.snn.fidelity",
+    "LiquidResult": "hal.liquid.api",
+    "LiquidFidelity": "hal.liquid.api",
     "solve": "hal.qubo.api",
     "AllocationProblem": "hal.qubo.problem",
     "SolveResult": "hal.qubo.result",

@@ -110,6 +110,56 @@ def test_multi_timescale_bad_fields_are_named(field, value, match):
         MultiTimescaleNet(**fields)
 
 
+def fixed_models():
+    """CfC in each mode, wired, and a multi-timescale layer: the nets with a fixed-point
+    lowering."""
+    from hal.liquid.torch_modules import MultiTimescale
+
+    out = []
+    for i, mode in enumerate(("default", "pure", "no_gate")):
+        torch.manual_seed(20 + i)
+        out.append((mode, ncps_torch.CfC(5, 16, mode=mode)))
+    torch.manual_seed(23)
+    out.append(("autoncp", ncps_torch.CfC(5, AutoNCP(20, 3, seed=0))))
+    torch.manual_seed(24)
+    out.append(("multi-timescale", MultiTimescale(5, 12, dt=0.02, output_size=3)))
+    return out
+
+
+@pytest.mark.parametrize("label,module", fixed_models(), ids=[m[0] for m in fixed_models()])
+def test_fixed_point_error_is_reported_and_bounded(label, module, inputs):
+    """8-bit weights and 256-piece tables cost about 1% of the output range; the Lava
+    fixed_pt model runs the same integers as the cpu target, bit for bit."""
+    net = hal.from_torch(module)
+    ref = hal.compile(net, target="cpu-float").run(inputs)
+    exe = hal.compile(net, target="cpu")
+    res = exe.run(inputs)
+    fid = hal.compare(res, ref, max_error=0.05)
+    assert fid.passed and fid.max_abs_error > 0, (label, fid)
+    assert fid.relative_rmse < 0.02, (label, fid)
+    q = exe.quantization
+    assert (q["format"]["frac_bits"], q["format"]["weight_bits"]) == (16, 8)
+    assert q["format"]["resolution"] == 2.0 ** -16 and q["format"]["range"] > 127
+    assert all(0 < e < 1e-3 for e in q["lut_max_error"].values()), q["lut_max_error"]
+    assert res.provenance["quantization"] == q
+    assert np.all(np.round(res.outputs * 2 ** 16) == res.outputs * 2 ** 16)  # Q16 values
+    if LAVA:
+        lava = hal.compile(net, target="loihi2-sim", fallback=False).run(inputs[0, :50])
+        assert np.array_equal(lava.outputs, res.outputs[0, :50]), label
+
+
+def test_fixed_point_multi_timescale_reports_band_precision_and_refuses_frozen_bands():
+    from hal.liquid.ir import random_multi_timescale
+
+    exe = hal.compile(random_multi_timescale(2, 8, seed=0, dt=0.01), target="cpu")
+    tau = exe.quantization["tau_effective"]  # 12-bit decays: 1 - exp(-dt/tau) on 4096 steps
+    assert abs(tau[0.01] / 0.01 - 1) < 1e-3 and 0.02 < tau[10.0] / 10.0 - 1 < 0.03
+    with pytest.raises(hal.CompileError, match=r"tau \[10.0\] s at dt=0.001 s .* never move"):
+        hal.compile(random_multi_timescale(2, 8, seed=0, dt=0.001), target="cpu")
+    with exe.open() as s, pytest.raises(hal.ValidationError, match="timespan 1.0 only"):
+        s.step(np.zeros(2), timespan=0.5)
+
+
 def test_session_steps_equal_run_and_reset_restarts(inputs):
     torch.manual_seed(0)
     exe = hal.compile(ncps_torch.CfC(5, AutoNCP(12, 2, seed=0)), target="cpu-float")
@@ -131,10 +181,12 @@ def test_session_steps_equal_run_and_reset_restarts(inputs):
 
 def test_unsupported_targets_and_modules_say_why():
     torch.manual_seed(0)
-    net = hal.from_torch(ncps_torch.CfC(3, 4))
+    ltc = hal.from_torch(ncps_torch.LTC(3, 4))
     for name in ("cpu", "loihi2-sim"):
-        with pytest.raises(hal.DoesNotFit, match="float only"):
-            hal.compile(net, target=name)
+        with pytest.raises(hal.DoesNotFit, match="LTCNet has no fixed-point lowering"):
+            hal.compile(ltc, target=name)
+    with pytest.raises(hal.CompileError, match="activation 'silu' has no fixed-point table"):
+        hal.compile(ncps_torch.CfC(3, 4, activation="silu"), target="cpu")
     with pytest.raises(hal.CompileError, match="mixed_memory"):
         hal.from_torch(ncps_torch.CfC(3, 4, mixed_memory=True))
     with pytest.raises(hal.CompileError, match="LSTM|not supported"):

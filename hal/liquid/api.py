@@ -11,13 +11,14 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from hal._inputs import as_batch
-from hal.errors import CompileError
+from hal.compilers.liquid import LIQUID_RULES, FixedLiquid, quantize_liquid
+from hal.errors import CompileError, ValidationError
 from hal.liquid.ir import LiquidNet
 from hal.provenance import Timer, make_provenance
 from hal.select import Skip, select
@@ -38,6 +39,43 @@ class LiquidResult:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class LiquidFidelity:
+    """How far a liquid run's outputs are from a reference run's (same net, same input).
+
+    Attributes:
+        max_abs_error: worst |difference| over every output value.
+        rmse: root mean square difference.
+        relative_rmse: ``rmse`` over the reference outputs' RMS.
+        passed: ``max_abs_error <= max_error``.
+    """
+
+    target: str
+    reference: str
+    max_abs_error: float
+    rmse: float
+    relative_rmse: float
+    passed: bool
+    max_error: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare_liquid(result: LiquidResult, reference: LiquidResult,
+                   max_error: float = 0.05) -> LiquidFidelity:
+    """Compare two liquid runs (e.g. a fixed-point target against ``cpu-float``)."""
+    if result.outputs.shape != reference.outputs.shape:
+        raise ValidationError(f"cannot compare outputs shaped {result.outputs.shape} with "
+                              f"{reference.outputs.shape}: run both on the same input")
+    d = result.outputs - reference.outputs
+    rmse = float(np.sqrt((d ** 2).mean())) if d.size else 0.0
+    scale = float(np.sqrt((reference.outputs ** 2).mean())) if d.size else 0.0
+    worst = float(np.abs(d).max()) if d.size else 0.0
+    return LiquidFidelity(result.target, reference.target, worst, rmse,
+                          rmse / scale if scale else 0.0, worst <= max_error, max_error)
+
+
 def compile(net: LiquidNet, target: str | Target = "cpu-float", *,
             fallback: bool | None = None, **options: Any) -> LiquidExecutable:
     """Pick a target that can run liquid networks (see :func:`hal.select`)."""
@@ -49,8 +87,9 @@ def compile(net: LiquidNet, target: str | Target = "cpu-float", *,
         backend = get_backend(t.backend)
         if not hasattr(backend, "liquid_open"):
             return f"backend '{backend.name}' does not run liquid networks yet"
-        if t.precision != "float":
-            return "liquid networks run in float only for now"
+        if t.precision == "fixed" and type(net) not in LIQUID_RULES:
+            return (f"{type(net).__name__} has no fixed-point lowering (LTC divides every "
+                    "solver step)")
         return None
 
     with timer("compile"):
@@ -59,7 +98,9 @@ def compile(net: LiquidNet, target: str | Target = "cpu-float", *,
             raise CompileError(f"target '{chosen.name}': {reason}; use cpu-float or torch, "
                                "or pass fallback=True")
         opts = backend.resolve_options(chosen, options)
-    return LiquidExecutable(net, chosen, backend, opts, skips, timer.times)
+        lowered = quantize_liquid(net, chosen.limits, opts["frac_bits"], opts["lut_segments"]) \
+            if chosen.precision == "fixed" else None
+    return LiquidExecutable(net, chosen, backend, opts, skips, timer.times, lowered)
 
 
 class LiquidExecutable:
@@ -67,13 +108,24 @@ class LiquidExecutable:
     session and :meth:`Session.step` it from a host loop."""
 
     def __init__(self, net: LiquidNet, target: Target, backend: Any, options: dict[str, Any],
-                 skips: list[Skip], timing: dict[str, float]) -> None:
+                 skips: list[Skip], timing: dict[str, float],
+                 fixed: FixedLiquid | None = None) -> None:
         self.net, self.target, self.backend, self.options = net, target, backend, options
-        self.skips, self.compile_timing = skips, timing
+        self.skips, self.compile_timing, self.fixed = skips, timing, fixed
+
+    @property
+    def quantization(self) -> dict[str, Any] | None:
+        """Fixed-point targets: formats, per-parameter and lookup-table errors (None on
+        float targets). Measure the output error with :func:`hal.compare_liquid`."""
+        return None if self.fixed is None else self.fixed.report
+
+    def _stepper(self, batch: int) -> Any:
+        net = self.net if self.fixed is None else self.fixed
+        return self.backend.liquid_open(net, batch, self.target, self.options)
 
     def open(self, batch: int | None = None) -> LiquidSession:
         """Start a session with zero state for ``batch`` streams (None: one, unbatched)."""
-        stepper = self.backend.liquid_open(self.net, batch or 1, self.target, self.options)
+        stepper = self._stepper(batch or 1)
         return LiquidSession(stepper, self.net.n_in, batch)
 
     def run(self, inputs: Any, steps: int | None = None, timespans: float = 1.0,
@@ -82,7 +134,7 @@ class LiquidExecutable:
         x, single, T = as_batch(inputs, self.net.n_in, steps)
         timer = Timer()
         with timer("run"):
-            stepper = self.backend.liquid_open(self.net, x.shape[0], self.target, self.options)
+            stepper = self._stepper(x.shape[0])
             try:
                 out = np.stack([stepper.step(x[:, t], timespans) for t in range(T)], axis=1)
             finally:
@@ -90,7 +142,8 @@ class LiquidExecutable:
         prov = make_provenance(self.target, self.backend, seed=seed, options=self.options,
                                fallbacks=self.skips,
                                packages=getattr(self.backend, "packages", ()),
-                               model=type(self.net).__name__.replace("Net", ""))
+                               model=type(self.net).__name__.replace("Net", ""),
+                               quantization=self.quantization)
         return LiquidResult(out[0] if single else out, self.target.name, self.backend.name,
                             self.target.precision, T, {**self.compile_timing, **timer.times},
                             prov)

@@ -7,11 +7,14 @@ Delays are aligned first: a result whose node lags the exact solution by ``d`` s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hal.snn.result import SimResult
+
+if TYPE_CHECKING:
+    from hal.liquid.api import LiquidFidelity, LiquidResult
 
 
 @dataclass
@@ -51,10 +54,20 @@ def _align(a: np.ndarray, shift: int) -> np.ndarray:
     return out
 
 
-def compare(result: SimResult, reference: SimResult, *, min_spike_count: float = 0.95,
-            min_spike_time: float = 0.9, max_voltage_rmse: float | None = None,
-            min_output: float = 0.95) -> FidelityReport:
-    """Compare two runs of the same network on the same input (see FidelityReport)."""
+def compare(result: SimResult | LiquidResult, reference: SimResult | LiquidResult, *,
+            min_spike_count: float = 0.95, min_spike_time: float = 0.9,
+            max_voltage_rmse: float | None = None, min_output: float = 0.95,
+            max_error: float = 0.05) -> FidelityReport | LiquidFidelity:
+    """Compare two runs of the same network on the same input.
+
+    Spiking runs (``SimResult``) give a :class:`FidelityReport`; liquid runs
+    (``LiquidResult``) a :class:`hal.liquid.api.LiquidFidelity`, which passes when no
+    output differs by more than ``max_error``.
+    """
+    from hal.liquid.api import LiquidResult, compare_liquid
+
+    if isinstance(result, LiquidResult):
+        return compare_liquid(result, reference, max_error=max_error)
     counts_eq, dice_num, dice_den, sq, nv = 0, 0, 0, 0.0, 0
     neurons, per_node, delays = 0, {}, {}
     out_eq, out_n = 0, 0

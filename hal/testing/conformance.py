@@ -91,22 +91,25 @@ def check_snn_target(target: Target, seed: int = 7) -> None:
 
 
 def check_liquid_target(target: Target, seed: int = 7) -> None:
-    """A small CfC: outputs match the numpy float64 reference within 1e-5, a session
-    stepped by hand gives the same outputs as a whole run, runs are deterministic."""
+    """A small CfC: outputs match the numpy reference (float targets: float64 within 1e-5;
+    fixed-point targets: the integer program bit for bit), a session stepped by hand gives
+    the same outputs as a whole run, runs are deterministic."""
     import numpy as np
 
-    from hal.backends.cpu_reference import LiquidStepper
+    from hal.backends.cpu_reference import FixedLiquidStepper, LiquidStepper
     from hal.liquid.ir import random_cfc
 
     net = random_cfc(3, 6, 2, seed=seed)
     x = np.random.default_rng(seed).normal(size=(2, 30, 3))
-    ref_stepper = LiquidStepper(net, 2)
-    ref = np.stack([ref_stepper.step(x[:, t]) for t in range(30)], axis=1)
     exe = hal.compile(net, target=target.name, fallback=False)
+    ref_stepper = LiquidStepper(net, 2) if exe.fixed is None else \
+        FixedLiquidStepper(exe.fixed, 2)
+    tol = 1e-5 if exe.fixed is None else 0.0
+    ref = np.stack([ref_stepper.step(x[:, t]) for t in range(30)], axis=1)
     r1 = exe.run(x)
     assert r1.outputs.shape == (2, 30, 2), f"{target.name}: outputs {r1.outputs.shape}"
     err = float(np.abs(r1.outputs - ref).max())
-    assert err < 1e-5, f"{target.name}: differs from the float64 reference by {err:.2e}"
+    assert err <= tol, f"{target.name}: differs from the numpy reference by {err:.2e}"
     assert np.array_equal(r1.outputs, exe.run(x).outputs), f"{target.name}: not deterministic"
     with exe.open() as session:
         stepped = np.stack([session.step(x[0, t]) for t in range(30)])
@@ -133,5 +136,5 @@ def check_target(target: Target) -> None:
         check_qubo_target(target)
         return
     check_snn_target(target)
-    if hasattr(backend, "liquid_open") and target.precision == "float":
+    if hasattr(backend, "liquid_open"):
         check_liquid_target(target)

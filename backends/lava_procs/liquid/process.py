@@ -1,4 +1,5 @@
-"""``LiquidCell``: a CfC or LTC network as one Lava Process (float).
+"""``LiquidCell``: a liquid network (CfC, LTC, multi-timescale; float or fixed point) as
+one Lava Process.
 
 Ports are flat: ``u_in`` carries B x n_in inputs per step and ``y_out`` B x n_out outputs,
 delivered in the same step (no Dense in between, so no extra delay).
