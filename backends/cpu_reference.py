@@ -2,6 +2,10 @@
 ``fixed_pt`` models (``cpu``), or float64 with Lava's ``floating_pt`` equations
 (``cpu-float``). Batched: many input streams run at once. Imports no Lava.
 
+Liquid networks (CfC, LTC, multi-timescale) step here too: in float64 (``cpu-float``), or
+as the integer program :mod:`hal.compilers.liquid` lowers them to (``cpu``; Lava's
+``fixed_pt`` LiquidCell model runs the same functions).
+
 Fixed-point step (copied from lava-nc 0.10.0 ``PyLifModelBitAcc`` and
 ``PyDenseModelBitAcc``, not from their precision labels), with S = state_bits,
 D = 2**decay_bits, A = align_bits, all read from the target through the quantization
