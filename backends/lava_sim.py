@@ -59,12 +59,16 @@ class LavaSimBackend(Backend):
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target,
                  opts: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
-        if not np.isin(x, (0, 1)).all():
-            raise ValidationError("Lava targets take 0/1 spike inputs; got graded values "
-                                  "(use the cpu targets for analog input)")
+        _check_spikes(x)
         runs = [_run_one(net, xb, target.precision == "fixed", opts) for xb in x]
         return {p: {k: np.stack([r[p][k] for r in runs]) for k in runs[0][p]}
                 for p in net.populations}
+
+
+def _check_spikes(x: np.ndarray) -> None:
+    if not np.isin(x, (0, 1)).all():
+        raise ValidationError("Lava targets take 0/1 spike inputs; got graded values "
+                              "(use the cpu targets for analog input)")
 
 
 class LavaStream:
@@ -86,10 +90,17 @@ class LavaStream:
     CHUNK = 64
     BUFFER = CHUNK + 2
 
-    def __init__(self, injector: Any, extractors: dict[str, Any], anchor: Any, cfg: Any,
+    def __init__(self, injector: Any, extractors: dict[str, Any], anchor: Any, fixed: bool,
                  timeout_s: float) -> None:
+        from lava.magma.core.run_configs import Loihi2SimCfg
+        from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
+        from lava.proc.io.injector import Injector, PyLoihiInjectorModel
+
         self.injector, self.extractors, self.anchor = injector, extractors, anchor
-        self.cfg, self.timeout_s = cfg, timeout_s
+        self.cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt",
+                                exception_proc_model_map={Injector: PyLoihiInjectorModel,
+                                                          Extractor: PyLoihiExtractorModel})
+        self.timeout_s = timeout_s
         self.started, self.left = False, 0  # steps left in the current run
 
     def step(self, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -169,9 +180,8 @@ class LavaLiquidStepper:
 
     def _build(self) -> None:
         """Fresh processes (a Lava network runs once: reset means a new runtime)."""
-        from lava.magma.core.run_configs import Loihi2SimCfg
-        from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
-        from lava.proc.io.injector import Injector, PyLoihiInjectorModel
+        from lava.proc.io.extractor import Extractor
+        from lava.proc.io.injector import Injector
 
         from hal.backends.lava_procs.liquid.process import LiquidCell
 
@@ -181,10 +191,7 @@ class LavaLiquidStepper:
         extractor = Extractor(shape=(batch * net.n_out,), buffer_size=LavaStream.BUFFER)
         injector.out_port.connect(cell.u_in)
         cell.y_out.connect(extractor.in_port)
-        cfg = Loihi2SimCfg(select_tag="fixed_pt" if self.fixed else "floating_pt",
-                           exception_proc_model_map={Injector: PyLoihiInjectorModel,
-                                                     Extractor: PyLoihiExtractorModel})
-        self.stream = LavaStream(injector, {"y": extractor}, cell, cfg, self.timeout_s)
+        self.stream = LavaStream(injector, {"y": extractor}, cell, self.fixed, self.timeout_s)
 
     def step(self, u: np.ndarray, ts: float = 1.0) -> np.ndarray:
         if ts != 1.0:
@@ -213,9 +220,8 @@ class LavaSnnStepper:
         self._build()
 
     def _build(self) -> None:
-        from lava.magma.core.run_configs import Loihi2SimCfg
-        from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
-        from lava.proc.io.injector import Injector, PyLoihiInjectorModel
+        from lava.proc.io.extractor import Extractor
+        from lava.proc.io.injector import Injector
 
         injector = Injector(shape=(self.net.n_in,), buffer_size=LavaStream.BUFFER)
         procs = _network(self.net, self.fixed, injector.out_port)
@@ -224,16 +230,11 @@ class LavaSnnStepper:
             extractors[name] = Extractor(shape=(self.net.populations[name].size,),
                                          buffer_size=LavaStream.BUFFER)
             proc.s_out.connect(extractors[name].in_port)
-        cfg = Loihi2SimCfg(select_tag="fixed_pt" if self.fixed else "floating_pt",
-                           exception_proc_model_map={Injector: PyLoihiInjectorModel,
-                                                     Extractor: PyLoihiExtractorModel})
-        self.stream = LavaStream(injector, extractors, next(iter(procs.values())), cfg,
+        self.stream = LavaStream(injector, extractors, next(iter(procs.values())), self.fixed,
                                  self.timeout_s)
 
     def step(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
-        if not np.isin(x_t, (0, 1)).all():
-            raise ValidationError("Lava targets take 0/1 spike inputs; got graded values "
-                                  "(use the cpu targets for analog input)")
+        _check_spikes(x_t)
         return {n: (s > 0)[None] for n, s in self.stream.step(x_t[0]).items()}
 
     def reset(self) -> None:

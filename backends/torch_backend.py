@@ -124,18 +124,25 @@ def _device(name: str) -> str:
     return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
 
 
+def _converter(dtype: Any, device: str):
+    """``t(array)`` -> a tensor of ``dtype`` on ``device`` (None stays None)."""
+    import torch
+
+    def t(a: Any) -> Any:
+        return None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
+
+    return t
+
+
 class TorchLiquidStepper:
     """CfC state for a batch of streams, stepped with torch (equations in hal.liquid.ir)."""
 
     def __init__(self, net: Any, batch: int, device: str, dtype: Any) -> None:
         import torch
+        import torch.nn.functional as F
 
         self.net, self.batch, self.device, self.dtype = net, batch, device, dtype
-
-        def t(a):
-            return None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
-
-        import torch.nn.functional as F
+        t = _converter(dtype, device)
 
         acts = {"lecun_tanh": lambda x: 1.7159 * torch.tanh(0.666 * x), "tanh": torch.tanh,
                 "relu": torch.relu, "silu": F.silu, "gelu": F.gelu}
@@ -247,13 +254,8 @@ class TorchMultiTimescaleStepper:
     hal.liquid.ir.MultiTimescaleNet)."""
 
     def __init__(self, net: Any, batch: int, device: str, dtype: Any) -> None:
-        import torch
-
         self.net, self.batch, self.device, self.dtype = net, batch, device, dtype
-
-        def t(a):
-            return None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
-
+        t = _converter(dtype, device)
         self.w_in, self.b, self.w_rec = t(net.w_in), t(net.b), t(net.w_rec)
         self.tau = t(net.tau)
         self.readout = None if net.readout is None else (t(net.readout[0]), t(net.readout[1]))

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from hal.compilers import register_rule
 from hal.errors import CompileError, ValidationError
 from hal.liquid.ir import CfCNet, MultiTimescaleNet
 
@@ -33,12 +34,8 @@ LIQUID_RULES: dict[type, Any] = {}
 
 
 def liquid_rule(*types: type):
-    """Register a fixed-point lowering for liquid IR types."""
-    def deco(fn):
-        for t in types:
-            LIQUID_RULES[t] = fn
-        return fn
-    return deco
+    """Register a fixed-point lowering ``rule(net, builder)`` for liquid IR types."""
+    return register_rule(LIQUID_RULES, types)
 
 
 def shift(a: np.ndarray, e: int) -> np.ndarray:

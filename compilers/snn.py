@@ -28,6 +28,7 @@ import nir
 import numpy as np
 import scipy.sparse as sp
 
+from hal.compilers import register_rule
 from hal.errors import CompileError, DoesNotFit, ValidationError
 
 
@@ -90,22 +91,14 @@ NEURON_RULES: dict[type, Callable[[str, Any, float], tuple[Population, np.ndarra
 LINEAR_RULES: dict[type, Callable[[str, Any, tuple[int, ...]], LinearMap]] = {}
 
 
-def _register(table: dict, types: tuple[type, ...]):
-    def deco(fn):
-        for t in types:
-            table[t] = fn
-        return fn
-    return deco
-
-
 def neuron_rule(*types: type):
     """Register a lowering rule ``rule(name, node, dt) -> (Population, input_scale)``."""
-    return _register(NEURON_RULES, types)
+    return register_rule(NEURON_RULES, types)
 
 
 def linear_rule(*types: type):
     """Register a rule ``rule(name, node, in_shape) -> LinearMap`` for a synapse node."""
-    return _register(LINEAR_RULES, types)
+    return register_rule(LINEAR_RULES, types)
 
 
 def _size(node: Any, attr: str) -> tuple[int, ...]:

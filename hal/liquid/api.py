@@ -116,7 +116,7 @@ class LiquidExecutable:
     @property
     def quantization(self) -> dict[str, Any] | None:
         """Fixed-point targets: formats, per-parameter and lookup-table errors (None on
-        float targets). Measure the output error with :func:`hal.compare_liquid`."""
+        float targets). Measure the output error with :func:`hal.compare`."""
         return None if self.fixed is None else self.fixed.report
 
     def _stepper(self, batch: int) -> Any:

@@ -81,13 +81,13 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
         dt: time step in seconds (NIR graphs are continuous time).
         **options: backend options (``compensate_delay``, ``v_scale``, ``rounding``, ...).
     """
-    from hal.liquid.ir import CfCNet, LTCNet, MultiTimescaleNet
+    from hal.liquid.ir import LiquidNet
 
     if type(graph).__module__.startswith(("torch", "ncps", "hal.liquid.torch_modules")):
         from hal.liquid.torch_import import from_torch
 
         graph = from_torch(graph)
-    if isinstance(graph, (CfCNet, LTCNet, MultiTimescaleNet)):
+    if isinstance(graph, LiquidNet):
         from hal.liquid.api import compile as compile_liquid
 
         return compile_liquid(graph, target, fallback=fallback, **options)
