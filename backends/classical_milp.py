@@ -12,7 +12,7 @@ from typing import Any
 import dimod
 import numpy as np
 
-from hal.backend import Backend
+from hal.backend import Option, QuboBackend
 from hal.compilers.milp import cqm_to_milp
 from hal.compilers.qubo import Compiled
 from hal.errors import HALTimeoutError
@@ -22,15 +22,17 @@ from hal.target import Target
 _STATUS = {0: "optimal", 1: "time_limit", 2: "infeasible", 3: "unbounded", 4: "other"}
 
 
-class ClassicalMilpBackend(Backend):
+class ClassicalMilpBackend(QuboBackend):
     """HiGHS MILP on the CQM (no penalties: constraints stay constraints)."""
 
     name = "classical_milp"
-    family = "qubo"
     requires = ("scipy",)
     install_hint = "pip install scipy>=1.10"
     packages = ("scipy",)
-    options = {"time_limit_s": 60.0, "mip_rel_gap": 0.0}
+    options = {
+        "time_limit_s": Option(60.0, "HiGHS time limit, seconds", probe=None),
+        "mip_rel_gap": Option(0.0, "stop at this relative MIP gap", probe=0.5),
+    }
 
     def fits(self, compiled: Compiled, target: Target) -> str | None:
         n = len(compiled.cqm.variables)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hal.backend import Backend
+from hal.backend import Option, QuboBackend
 from hal.compilers.qubo import Compiled, to_bqm
 from hal.errors import DoesNotFit, ValidationError
 from hal.qubo.result import Samples
@@ -26,17 +26,30 @@ _SAMPLERS = {
 }
 
 
-class DimodSamplerBackend(Backend):
+class DimodSamplerBackend(QuboBackend):
     """Samples a BQM with a dimod-compatible sampler named by the ``sampler`` option."""
 
     name = "dimod_samplers"
-    family = "qubo"
     requires = ("dimod", "dwave.samplers")
     install_hint = "pip install 'nq-hal[annealing]'"
     packages = ("dwave-samplers", "dimod")
-    options = {"sampler": "sa", "num_reads": 100, "num_sweeps": None, "penalty": "auto",
-               "encoding": "slack", "tune_penalties": True, "tune_rounds": 4,
-               "repair": True, "timeout_s": 600}
+    options = {
+        "sampler": Option("sa", "sa, tabu, steepest or exact", probe="steepest"),
+        "num_reads": Option(100, "samples drawn per round", probe=3),
+        "num_sweeps": Option(None, "SA sweeps per read (None: dwave-samplers' default)",
+                             probe=5),
+        "penalty": Option("auto", "constraint penalty: auto (per constraint, from the "
+                          "objective's scale) or a dict label -> weight", probe=None),
+        "encoding": Option("slack", "inequality encoding: slack (binary slack variables)",
+                           probe=None),
+        "tune_penalties": Option(True, "double the penalties of violated constraints and "
+                                 "sample again", probe=False),
+        "tune_rounds": Option(4, "at most this many sampling rounds when tuning", probe=1),
+        "repair": Option(True, "repair the lowest-energy samples to feasible answers "
+                         "(allocation problems)", probe=False),
+        "timeout_s": Option(600.0, "wall-clock limit of the whole solve, seconds",
+                            probe=None),
+    }
 
     def fits(self, compiled: Compiled, target: Target) -> str | None:
         """None when the BQM fits the target's variable limit, else why not."""

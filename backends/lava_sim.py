@@ -16,23 +16,26 @@ from typing import Any
 
 import numpy as np
 
-from hal.backend import Availability, Backend
+from hal.backend import Availability, LiquidBackend, Option, SpikingBackend
 from hal.compilers.snn import Lowered
 from hal.errors import HALTimeoutError, ValidationError
 from hal.target import Target
 
 
-class LavaSimBackend(Backend):
+class LavaSimBackend(SpikingBackend, LiquidBackend):
     """Lava's Python simulation of Loihi 2 processes."""
 
     name = "lava_sim"
-    family = "snn"
     requires = ("lava",)
     install_hint = "Lava needs Python 3.10: pip install 'nq-hal[lava]' on Python 3.10"
     packages = ("lava-nc",)
-    options = {"compensate_delay": False, "timeout_s": 300, "v_scale": "auto",
-               "rounding": "nearest", "decay_scale": "auto", "chunk_steps": 250,
-               "frac_bits": 16, "lut_segments": 256}
+    options = {
+        "timeout_s": Option(300.0, "wall-clock limit of one run or one session step, in "
+                            "seconds; past it the runtime is stopped and HALTimeoutError "
+                            "raised", probe=1e-9),
+        "chunk_steps": Option(250, "steps per blocking Lava run; the timeout is checked "
+                              "between chunks (reported as provenance lava_chunks)", probe=7),
+    }
 
     def availability(self, target: Target | None = None) -> Availability:
         import sys
@@ -43,24 +46,29 @@ class LavaSimBackend(Backend):
                                 self.install_hint)
         return super().availability(target)
 
-    def liquid_open(self, net: Any, batch: int, target: Target,
-                    opts: dict[str, Any]) -> LavaLiquidStepper:
+    def open_liquid(self, net: Any, batch: int, target: Target,
+                    options: dict[str, Any]) -> LavaLiquidStepper:
         """A Lava runtime stepping a liquid network: the float model for a liquid IR net,
         the integer model for a lowered ``FixedLiquid``."""
-        return LavaLiquidStepper(net, batch, float(opts["timeout_s"]))
+        return LavaLiquidStepper(net, batch, float(options["timeout_s"]))
 
-    def snn_open(self, net: Lowered, batch: int, target: Target,
-                 opts: dict[str, Any]) -> LavaSnnStepper:
-        """A running Lava network stepped from the host (one stream)."""
+    def open_spiking(self, net: Lowered, batch: int, target: Target, options: dict[str, Any],
+                     record: frozenset[str] = frozenset({"spikes"})) -> LavaSnnStepper:
+        """A running Lava network stepped from the host (one stream, spikes)."""
         if batch != 1:
             raise ValidationError(f"Lava sessions hold one stream, asked for batch={batch}; "
                                   "open one session per stream")
-        return LavaSnnStepper(net, target.precision == "fixed", float(opts["timeout_s"]))
+        if record != {"spikes"}:
+            raise ValidationError("Lava sessions record spikes only; use exe.run(..., "
+                                  "record=...) for v and u, or a cpu target's session")
+        return LavaSnnStepper(net, target.precision == "fixed", float(options["timeout_s"]))
 
-    def simulate(self, net: Lowered, x: np.ndarray, target: Target,
-                 opts: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    def simulate(self, net: Lowered, x: np.ndarray, target: Target, options: dict[str, Any],
+                 record: frozenset[str] = frozenset({"spikes"})
+                 ) -> dict[str, dict[str, np.ndarray]]:
         _check_spikes(x)
-        runs = [_run_one(net, xb, target.precision == "fixed", opts) for xb in x]
+        fixed = target.precision == "fixed"
+        runs = [_run_one(net, xb, fixed, options, record) for xb in x]
         return {p: {k: np.stack([r[p][k] for r in runs]) for k in runs[0][p]}
                 for p in net.populations}
 
@@ -235,7 +243,7 @@ class LavaSnnStepper:
 
     def step(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
         _check_spikes(x_t)
-        return {n: (s > 0)[None] for n, s in self.stream.step(x_t[0]).items()}
+        return {n: {"spikes": (s > 0)[None]} for n, s in self.stream.step(x_t[0]).items()}
 
     def reset(self) -> None:
         self.close()
@@ -274,7 +282,8 @@ def _network(net: Lowered, fixed: bool, source: Any) -> dict[str, Any]:
 
     procs = {name: _neurons(pop, fixed) for name, pop in net.populations.items()}
     for c in net.connections:
-        kw = {"weight_exp": int(c.exp), "num_weight_bits": 8} if fixed else {}
+        bits = net.quantization["format"]["weight_bits"] if fixed else None
+        kw = {"weight_exp": int(c.exp), "num_weight_bits": int(bits)} if fixed else {}
         w = c.mant if fixed else c.weight
         dense = DelayDense(weights=w, delays=int(c.delay), **kw) if c.delay else \
             Dense(weights=w, **kw)
@@ -283,7 +292,11 @@ def _network(net: Lowered, fixed: bool, source: Any) -> dict[str, Any]:
     return procs
 
 
-def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any]):
+_VARS = {"spikes": "s_out", "v": "v", "u": "u"}
+
+
+def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any],
+             record: frozenset[str]):
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.source import RingBuffer
@@ -295,10 +308,10 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any]):
     monitors = {}
     for name, proc in procs.items():
         monitors[name] = {}
-        for var in ("s_out", "v", "u"):
+        for key in record:
             mon = Monitor()
-            mon.probe(getattr(proc, var), T)
-            monitors[name][var] = mon
+            mon.probe(getattr(proc, _VARS[key]), T)
+            monitors[name][key] = mon
     anchor = next(iter(procs.values()))
     cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt")
     deadline = time.monotonic() + float(opts["timeout_s"])
@@ -314,12 +327,11 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any]):
         out = {}
         for name in net.populations:
             proc, rec = procs[name], {}
-            for var, key in (("s_out", "spikes"), ("v", "v"), ("u", "u")):
-                data = monitors[name][var].get_data()[proc.name][getattr(proc, var).name]
-                rec[key] = np.asarray(data).reshape(T, -1)
-            rec["spikes"] = rec["spikes"] > 0
-            if fixed:
-                rec["v"], rec["u"] = rec["v"].astype(np.int64), rec["u"].astype(np.int64)
+            for key, mon in monitors[name].items():
+                var = getattr(proc, _VARS[key])
+                data = np.asarray(mon.get_data()[proc.name][var.name]).reshape(T, -1)
+                rec[key] = data > 0 if key == "spikes" else \
+                    data.astype(np.int64) if fixed else data
             out[name] = rec
         return out
     finally:

@@ -16,7 +16,7 @@ from typing import Any
 import dimod
 import numpy as np
 
-from hal.backend import Backend
+from hal.backend import Option, QuboBackend
 from hal.compilers.qaoa import bqm_to_ising, initial_angles, qaoa_circuit
 from hal.compilers.qubo import Compiled, to_bqm
 from hal.errors import HALTimeoutError
@@ -24,17 +24,31 @@ from hal.qubo.result import Samples
 from hal.target import NoiseSpec, Target
 
 
-class QiskitAerBackend(Backend):
+class QiskitAerBackend(QuboBackend):
     """QAOA built with ``qaoa_ansatz`` and run with Aer primitives V2."""
 
     name = "qiskit_aer"
-    family = "qubo"
     requires = ("qiskit", "qiskit_aer")
     install_hint = "pip install 'nq-hal[quantum]'"
     packages = ("qiskit", "qiskit-aer")
-    options = {"method": "statevector", "reps": 1, "shots": 2048, "maxiter": 200,
-               "initial_angles": "auto", "bond_dimension": 64, "optimization_level": 1,
-               "penalty": "auto", "encoding": "slack", "timeout_s": 600, "optimize": True}
+    options = {
+        "method": Option("statevector", "Aer method: statevector or matrix_product_state",
+                         probe="matrix_product_state"),
+        "reps": Option(1, "QAOA depth p", probe=2),
+        "shots": Option(2048, "shots sampled from the optimised circuit", probe=64),
+        "maxiter": Option(200, "optimiser iterations (COBYLA)", probe=2),
+        "initial_angles": Option("auto", "auto (fixed-angle table, else a ramp) or a list "
+                                 "of 2p angles", probe=None),
+        "bond_dimension": Option(64, "MPS bond dimension (matrix_product_state)", probe=None),
+        "optimization_level": Option(1, "transpiler optimisation level", probe=0),
+        "penalty": Option("auto", "constraint penalty: auto or a dict label -> weight",
+                          probe=None),
+        "encoding": Option("slack", "inequality encoding: slack", probe=None),
+        "timeout_s": Option(600.0, "wall-clock limit of the optimisation, seconds",
+                            probe=None),
+        "optimize": Option(True, "optimise the angles (False: sample at the initial angles)",
+                           probe=False),
+    }
 
     def fits(self, compiled: Compiled, target: Target) -> str | None:
         if compiled.bqm is None:

@@ -7,22 +7,27 @@ from typing import Any
 
 import numpy as np
 
-from hal.backend import Backend
+from hal.backend import LiquidBackend, Option, SpikingBackend
 from hal.compilers.snn import Lowered
 from hal.target import Target
 
 
-class TorchBackend(Backend):
+class TorchBackend(SpikingBackend, LiquidBackend):
     """Float32 torch simulation of the lowered network (same step as cpu-float)."""
 
     name = "torch_backend"
-    family = "snn"
     requires = ("torch",)
     install_hint = "pip install 'nq-hal[torch]'"
     packages = ("torch",)
-    options = {"device": "auto", "compensate_delay": False, "dtype": "float32"}
+    options = {
+        "device": Option("auto", "torch device: auto (CUDA when present, else cpu), cpu, "
+                         "cuda, cuda:N; provenance names the device used", probe="cpu"),
+        "dtype": Option("float32", "torch dtype of state and weights (float32, float64)",
+                        probe="float64"),
+    }
 
-    def liquid_open(self, net: Any, batch: int, target: Target, opts: dict[str, Any]) -> Any:
+    def open_liquid(self, net: Any, batch: int, target: Target,
+                    options: dict[str, Any]) -> Any:
         """A stepper holding liquid state for ``batch`` streams on the chosen device."""
         import torch
 
@@ -30,44 +35,47 @@ class TorchBackend(Backend):
 
         cls = {CfCNet: TorchLiquidStepper, LTCNet: TorchLTCStepper,
                MultiTimescaleNet: TorchMultiTimescaleStepper}[type(net)]
-        return cls(net, batch, _device(opts["device"]), getattr(torch, opts["dtype"]))
+        return cls(net, batch, _device(options["device"]), getattr(torch, options["dtype"]))
 
-    def simulate(self, net: Lowered, x: np.ndarray, target: Target,
-                 opts: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    def simulate(self, net: Lowered, x: np.ndarray, target: Target, options: dict[str, Any],
+                 record: frozenset[str] = frozenset({"spikes"})
+                 ) -> dict[str, dict[str, np.ndarray]]:
         """Run ``x`` (B, T, n_in) through a fresh :class:`TorchSnnStepper`, recording every
         step on the device and copying back once."""
         import torch
 
         B, T, _ = x.shape
-        stepper = self.snn_open(net, B, target, opts)
+        stepper = self.open_spiking(net, B, target, options, record)
         xt = torch.as_tensor(x, dtype=stepper.dtype, device=stepper.device)
         rec = {n: {k: torch.zeros(B, T, p.size, dtype=stepper.dtype, device=stepper.device)
-                   for k in ("spikes", "v", "u")} for n, p in net.populations.items()}
+                   for k in record} for n, p in net.populations.items()}
         with torch.no_grad():
             for t in range(T):
                 stepper.step_tensor(xt[:, t])
                 for n, r in rec.items():
-                    r["spikes"][:, t] = stepper.s[n]
-                    r["v"][:, t], r["u"][:, t] = stepper.v[n], stepper.u[n]
+                    for k, a in r.items():
+                        a[:, t] = stepper.vars(n)[k]
         return {n: {k: (a.cpu().numpy() > 0 if k == "spikes" else a.cpu().numpy().astype(float))
                     for k, a in r.items()} for n, r in rec.items()}
 
-    def snn_open(self, net: Lowered, batch: int, target: Target,
-                 opts: dict[str, Any]) -> TorchSnnStepper:
+    def open_spiking(self, net: Lowered, batch: int, target: Target, options: dict[str, Any],
+                     record: frozenset[str] = frozenset({"spikes"})) -> TorchSnnStepper:
         """A stepper holding spiking state for ``batch`` streams on the chosen device."""
         import torch
 
-        return TorchSnnStepper(net, batch, _device(opts["device"]),
-                               getattr(torch, opts["dtype"]))
+        return TorchSnnStepper(net, batch, _device(options["device"]),
+                               getattr(torch, options["dtype"]), record)
 
 
 class TorchSnnStepper:
     """Spiking state for a batch of streams: Lava's ``floating_pt`` equations in torch."""
 
-    def __init__(self, net: Lowered, batch: int, device: str, dtype: Any) -> None:
+    def __init__(self, net: Lowered, batch: int, device: str, dtype: Any,
+                 record: frozenset[str] = frozenset({"spikes"})) -> None:
         import torch
 
         self.net, self.batch, self.device, self.dtype = net, batch, device, dtype
+        self.record = record
         f = {"dtype": dtype, "device": device}
         self.P = {n: {k: torch.as_tensor(getattr(p, k), **f) for k in ("du", "dv", "vth", "bias")}
                   for n, p in net.populations.items()}
@@ -105,13 +113,19 @@ class TorchSnnStepper:
             src = x_t if c.source == "input" else self.s[c.source]
             self.buf[i] = torch.cat([self.buf[i][1:], (src @ self.W[i])[None]])
 
-    def step(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
-        """Advance one step on input (B, n_in); returns spikes (B, N) per population."""
+    def vars(self, n: str) -> dict[str, Any]:
+        """Population ``n``'s spikes (0/1), v and u tensors after the last step."""
+        return {"spikes": self.s[n], "v": self.v[n], "u": self.u[n]}
+
+    def step(self, x_t: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        """Advance one step on input (B, n_in); returns per population the recorded keys
+        (B, N): spikes as bool, v and u as float."""
         import torch
 
         with torch.no_grad():
             self.step_tensor(torch.as_tensor(x_t, dtype=self.dtype, device=self.device))
-        return {n: s.cpu().numpy() > 0 for n, s in self.s.items()}
+        return {n: {k: (a.cpu().numpy() > 0 if k == "spikes" else a.cpu().numpy().astype(float))
+                    for k, a in self.vars(n).items() if k in self.record} for n in self.s}
 
     def close(self) -> None:
         self.u = self.v = self.s = {}

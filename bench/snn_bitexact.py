@@ -18,8 +18,8 @@ def main() -> None:
     args = ap.parse_args()
     same = total = 0
     for label, g, x in random_suite(args.steps):
-        a = hal.compile(g, target="cpu").run(x)
-        b = hal.compile(g, target="loihi2-sim").run(x)
+        a = hal.compile(g, target="cpu").run(x, record="all")
+        b = hal.compile(g, target="loihi2-sim").run(x, record="all")
         equal = all(np.array_equal(a.spikes[n], b.spikes[n])
                     and all(np.array_equal(a.states[n][k], b.states[n][k]) for k in ("u", "v"))
                     for n in a.spikes)

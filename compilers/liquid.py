@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from hal.backend import Option
 from hal.compilers import register_rule
 from hal.errors import CompileError, ValidationError
 from hal.liquid.ir import CfCNet, MultiTimescaleNet
@@ -215,6 +216,14 @@ def _mts(net: MultiTimescaleNet, b: _Builder) -> tuple[str, list[dict], QAffine 
         b.lut("tanh")
     readout = None if net.readout is None else b.affine(f"{net.name}.readout", *net.readout)
     return "multi_timescale", [p], readout
+
+
+#: options of the fixed-point liquid lowering (defaults here only)
+OPTIONS = {
+    "frac_bits": Option(16, "fractional bits of the Q-format state and inputs", probe=12),
+    "lut_segments": Option(256, "linear pieces per lookup table (tanh, sigmoid, exp)",
+                           probe=64),
+}
 
 
 def quantize_liquid(net: Any, limits: Any, frac_bits: int = 16,

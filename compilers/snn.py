@@ -28,6 +28,7 @@ import nir
 import numpy as np
 import scipy.sparse as sp
 
+from hal.backend import Option
 from hal.compilers import register_rule
 from hal.errors import CompileError, DoesNotFit, ValidationError
 
@@ -414,6 +415,18 @@ _FIXED_LIMITS = ("weight_bits", "weight_exp_min", "weight_exp_max", "state_bits"
                  "activation_bits", "align_bits")
 
 
+#: options of the spiking lowering (defaults here only; ``hal.compile(..., v_scale=...)``)
+OPTIONS = {
+    "v_scale": Option("auto", "voltage scale to integers: auto (largest power of two that "
+                      "keeps thresholds and one step's input in range) or a number",
+                      probe=64.0),
+    "rounding": Option("nearest", "rounding of parameters to integers: nearest or floor",
+                       probe="floor"),
+    "decay_scale": Option("auto", "decay fraction scale: auto (2**decay_bits, exact) or an "
+                          "integer (4095 as in the NIR paper's script)", probe=4095),
+}
+
+
 def quantize(net: Lowered, limits: Any, v_scale: float | str = "auto",
              rounding: str = "nearest", decay_scale: int | str = "auto") -> dict[str, Any]:
     """Fix every parameter to Loihi's integer formats in place; return the report.
@@ -444,7 +457,8 @@ def quantize(net: Lowered, limits: Any, v_scale: float | str = "auto",
     report: dict[str, Any] = {
         "v_scale": S, "rounding": rounding, "decay_scale": decay_scale,
         "format": {"state_bits": limits.state_bits, "decay_bits": limits.decay_bits,
-                   "align_bits": limits.align_bits, "activation_bits": limits.activation_bits},
+                   "align_bits": limits.align_bits, "activation_bits": limits.activation_bits,
+                   "weight_bits": limits.weight_bits},
         "parameters": {}, "warnings": []}
     dmax = unity - 1
     offset = int(decay_scale == unity)  # du + 1 on Loihi: du = 4095 means 4096/4096

@@ -41,7 +41,7 @@ def spiking() -> None:
         if not avail.ok:
             table.add_row(name, f"skipped: {avail.reason}", "")
             continue
-        res = hal.compile(graph, target=target, **opts).run(ref[:, :1])
+        res = hal.compile(graph, target=target, **opts).run(ref[:, :1], record="v")
         runs[name] = res
         steps = np.flatnonzero(res.spikes["1"][:, 0])
         want = exact if "compensated" in name else ref

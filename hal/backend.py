@@ -1,28 +1,43 @@
-"""The small contract every backend implements (in the spirit of dimod's ``Sampler``).
+"""The declared contracts every backend implements (in the spirit of dimod's ``Sampler``).
 
-A backend says whether it can run here (:meth:`Backend.availability`), which options it
-takes, and turns a workload plus a target into something that runs. Spiking/liquid
-backends (``family = "snn"``) return an executable from :meth:`Backend.compile` whose
-``run`` gives a :class:`hal.snn.SimResult`; QUBO backends (``family = "qubo"``) implement
-:meth:`Backend.solve` which gives a :class:`hal.qubo.SolveResult`.
+:class:`Backend` is what every backend shares: whether it can run here
+(:meth:`Backend.availability`), the options it takes (each an :class:`Option` with a default
+and a description), and the packages its provenance names. A backend then implements one
+family contract per workload it runs, and the front door (``hal.compile``, ``hal.solve``)
+calls exactly the methods these contracts declare, nothing else:
+
+* :class:`SpikingBackend`: ``simulate`` a lowered spiking network over a batch of input
+  streams, and ``open_spiking`` a :class:`Stepper` for a host loop.
+* :class:`LiquidBackend`: ``open_liquid`` a :class:`Stepper` for a liquid network (CfC, LTC,
+  multi-timescale); ``run`` steps it over a sequence.
+* :class:`QuboBackend`: ``fits`` and ``solve`` a compiled QUBO-family problem.
 
 Example:
     >>> import hal
     >>> b = hal.get_backend("cpu_reference")
     >>> b.availability().ok
     True
+    >>> isinstance(b, SpikingBackend) and isinstance(b, LiquidBackend)
+    True
+    >>> b.options["compensate_delay"].default
+    False
 """
 
 from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from hal.errors import ValidationError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from hal.target import Target
+
+#: what a spiking run can record per population; ``"spikes"`` is the default
+RECORDABLE = ("spikes", "v", "u")
 
 
 @dataclass(frozen=True)
@@ -43,26 +58,63 @@ class Availability:
         return f"{self.reason} ({self.hint})" if self.hint else self.reason
 
 
-class Backend:
-    """Base class of every backend.
+@dataclass(frozen=True)
+class Option:
+    """One backend option: its default, what it does, and a value other than the default
+    that the conformance kit sets to prove the option is read (``probe``; None: the kit
+    cannot pick one, e.g. a device name, and says so).
 
-    Subclasses set the class attributes and override :meth:`compile` (``snn``) or
-    :meth:`solve` (``qubo``). :meth:`availability` by default checks that every module in
-    ``requires`` can be imported, without importing it.
+    Example:
+        >>> Option(100, "samples drawn per call", probe=3).default
+        100
+    """
+
+    default: Any
+    doc: str
+    probe: Any = None
+
+
+@runtime_checkable
+class Stepper(Protocol):
+    """State held on a backend between host-loop steps (what ``exe.open()`` wraps).
+
+    ``step`` takes a (B, n_in) input (liquid steppers also a timespan) and returns that
+    step's outputs for the B streams; ``reset`` zeroes the state; ``close`` releases it.
+    """
+
+    def step(self, x: np.ndarray, *args: Any) -> Any: ...
+
+    def reset(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Backend:
+    """What every backend declares.
+
+    Subclasses set the class attributes and implement one or more family contracts
+    (:class:`SpikingBackend`, :class:`LiquidBackend`, :class:`QuboBackend`).
+    :meth:`availability` by default checks that every module in ``requires`` can be
+    imported, without importing it.
 
     Attributes:
         name: registry name (the entry point name).
-        family: ``snn`` or ``qubo``.
         requires: importable modules the backend needs.
         install_hint: what to install when one is missing.
-        options: option names mapped to their defaults; others are refused.
+        packages: distributions whose versions go into every result's provenance.
+        options: option name -> :class:`Option`; any other name is refused.
     """
 
     name: ClassVar[str] = ""
-    family: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
     install_hint: ClassVar[str] = ""
-    options: ClassVar[dict[str, Any]] = {}
+    packages: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[dict[str, Option]] = {}
+
+    @property
+    def workloads(self) -> tuple[str, ...]:
+        """The workload families this backend runs (from the contracts it implements)."""
+        return tuple(w for w, base in CONTRACTS.items() if isinstance(self, base))
 
     def availability(self, target: Target | None = None) -> Availability:
         """Report whether this backend can run ``target`` here (default: any target)."""
@@ -76,13 +128,19 @@ class Backend:
                                     self.install_hint)
         return Availability(True)
 
-    def resolve_options(self, target: Target, given: dict[str, Any] | None) -> dict[str, Any]:
-        """Merge defaults < target options < caller's options; refuse unknown names."""
-        merged = dict(self.options)
+    def resolve_options(self, target: Target, given: dict[str, Any] | None,
+                        extra: dict[str, Option] | None = None) -> dict[str, Any]:
+        """Merge defaults < target options < caller's options; refuse unknown names.
+
+        ``extra`` adds the options a workload family reads itself (its compiler's, such as
+        ``v_scale``), so one call checks and defaults every option a caller may pass.
+        """
+        declared = {**(extra or {}), **self.options}
+        merged = {k: o.default for k, o in declared.items()}
         for source, opts in (("target " + target.name, target.options), ("caller", given or {})):
-            unknown = sorted(set(opts) - set(self.options))
+            unknown = sorted(set(opts) - set(declared))
             if unknown:
-                known = ", ".join(sorted(self.options)) or "(none)"
+                known = ", ".join(sorted(declared)) or "(none)"
                 raise ValidationError(
                     f"backend '{self.name}': unknown option(s) {', '.join(unknown)} "
                     f"from {source}; known options: {known}"
@@ -90,10 +148,59 @@ class Backend:
             merged.update(opts)
         return merged
 
-    def compile(self, workload: Any, target: Target, **options: Any) -> Any:
-        """Lower ``workload`` for ``target``; spiking/liquid backends override this."""
-        raise NotImplementedError(f"backend '{self.name}' does not compile networks")
 
-    def solve(self, problem: Any, target: Target, **options: Any) -> Any:
-        """Solve a QUBO-family problem; QUBO backends override this."""
-        raise NotImplementedError(f"backend '{self.name}' does not solve problems")
+class SpikingBackend(Backend):
+    """Runs lowered spiking networks (:class:`hal.compilers.snn.Lowered`)."""
+
+    def simulate(self, net: Any, x: np.ndarray, target: Target, options: dict[str, Any],
+                 record: frozenset[str] = frozenset({"spikes"})) -> dict[str, dict[str, Any]]:
+        """Run ``x`` shaped (B, T, n_in) from zero state.
+
+        Returns:
+            population -> {key: array (B, T, N)} for each key in ``record`` (a subset of
+            :data:`RECORDABLE`): ``spikes`` as bool, ``v`` and ``u`` as the backend's
+            numbers (integers for fixed point). Keys not asked for may be left out.
+        """
+        raise NotImplementedError
+
+    def open_spiking(self, net: Any, batch: int, target: Target, options: dict[str, Any],
+                     record: frozenset[str] = frozenset({"spikes"})) -> Stepper:
+        """A :class:`Stepper` for ``batch`` streams whose ``step`` returns, per population,
+        a dict of the recorded keys shaped (B, N). Backends that cannot be stepped from
+        the host raise :class:`hal.CompileError` saying which targets can."""
+        from hal.errors import CompileError
+
+        raise CompileError(f"backend '{self.name}' cannot be stepped from the host; use "
+                           "cpu, cpu-float, torch or a loihi2-sim target")
+
+
+class LiquidBackend(Backend):
+    """Runs liquid networks: float IR nets, and on fixed-point targets the integer program
+    :func:`hal.compilers.liquid.quantize_liquid` lowers them to."""
+
+    def open_liquid(self, net: Any, batch: int, target: Target,
+                    options: dict[str, Any]) -> Stepper:
+        """A :class:`Stepper` for ``batch`` streams: ``step(u (B, n_in), timespan)``
+        returns outputs (B, n_out)."""
+        raise NotImplementedError
+
+
+class QuboBackend(Backend):
+    """Samples or solves a compiled QUBO-family problem (:class:`hal.compilers.qubo.Compiled`)."""
+
+    def fits(self, compiled: Any, target: Target) -> str | None:
+        """None when ``compiled`` fits ``target``, else the reason it does not."""
+        return None
+
+    def solve(self, compiled: Any, target: Target, seed: int | None = None,
+              **options: Any) -> Any:
+        """Return a :class:`hal.qubo.result.Samples` (a dimod SampleSet and backend facts)."""
+        raise NotImplementedError
+
+
+#: workload family -> the contract a backend implements to run it
+CONTRACTS: dict[str, type[Backend]] = {
+    "spiking": SpikingBackend,
+    "liquid": LiquidBackend,
+    "qubo": QuboBackend,
+}

@@ -103,18 +103,18 @@ def backends(as_json: bool) -> None:
     for name in hal.list_backends():
         b = hal.get_backend(name)
         avail = b.availability()
-        rows.append({"name": name, "family": b.family, "available": avail.ok,
+        rows.append({"name": name, "workloads": list(b.workloads), "available": avail.ok,
                      "reason": "" if avail.ok else avail.describe(),
                      "options": sorted(b.options)})
     if as_json:
         _print_json(rows)
         return
     table = Table(title="nq-hal backends")
-    for col in ("name", "family", "available", "options"):
+    for col in ("name", "workloads", "available", "options"):
         table.add_column(col)
     for r in rows:
         status = "[green]yes[/]" if r["available"] else f"[red]no[/]: {r['reason']}"
-        table.add_row(r["name"], r["family"], status, ", ".join(r["options"]))
+        table.add_row(r["name"], ", ".join(r["workloads"]), status, ", ".join(r["options"]))
     console.print(table)
 
 

@@ -11,6 +11,7 @@ from importlib import metadata
 from typing import Any
 
 from hal.backend import Backend
+from hal.result import jsonable
 from hal.target import Target
 
 _CORE_PACKAGES = ("nq-hal", "numpy", "scipy", "dimod", "nir", "pydantic")
@@ -43,22 +44,23 @@ def make_provenance(
     packages: Iterable[str] = (),
     **extra: Any,
 ) -> dict[str, Any]:
-    """The provenance block every result carries."""
+    """The provenance block every result carries (versions of the core packages, of the
+    backend's declared ``packages`` and of ``packages``)."""
     return {
         "target": target.name,
         "backend": backend.name,
         "kind": target.kind,
         "precision": target.precision,
         "seed": seed,
-        "options": dict(options),
+        "options": jsonable(dict(options)),
         "fallbacks": [f.to_dict() if hasattr(f, "to_dict") else dict(f) for f in fallbacks],
         "versions": {
             "python": platform.python_version(),
-            **package_versions((*_CORE_PACKAGES, *packages)),
+            **package_versions((*_CORE_PACKAGES, *backend.packages, *packages)),
         },
         "target_file": target.path,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        **extra,
+        **jsonable(extra),
     }
 
 

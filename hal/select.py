@@ -1,8 +1,9 @@
 """Choosing where a workload runs, with a recorded fallback chain (as JAX's backend pick).
 
 Rules:
-    * ``target="auto"`` tries every target of the workload's family, highest ``priority``
-      first, skipping the ones that cannot run here or that the workload does not fit.
+    * ``target="auto"`` tries every target whose backend implements the workload's
+      contract (:data:`hal.backend.CONTRACTS`), highest ``priority`` first, skipping the
+      ones that cannot run here or that the workload does not fit.
     * A named target that does not fit the workload falls back along its ``fallback:``
       list (recursively), records why, and warns.
     * A named target whose backend is unavailable raises :class:`BackendUnavailable`,
@@ -15,7 +16,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from hal.backend import Backend
+from hal.backend import CONTRACTS, Backend
 from hal.errors import BackendUnavailable, DoesNotFit, ValidationError
 from hal.registry import get_backend
 from hal.target import Target, get_target, list_targets
@@ -52,9 +53,21 @@ def fallback_chain(target: Target) -> list[Target]:
     return chain
 
 
+def _runs(target: Target, workload: str) -> str | None:
+    """None when ``target``'s backend implements ``workload``'s contract, else why not."""
+    try:
+        backend = get_backend(target.backend)
+    except BackendUnavailable as exc:
+        return str(exc)
+    if isinstance(backend, CONTRACTS[workload]):
+        return None
+    runs = ", ".join(backend.workloads) or "nothing"
+    return f"backend '{backend.name}' runs {runs} workloads, not {workload}"
+
+
 def select(
     target: str | Target,
-    family: str,
+    workload: str,
     fits: FitCheck | None = None,
     fallback: bool | None = None,
 ) -> tuple[Target, Backend, list[Skip]]:
@@ -62,7 +75,9 @@ def select(
 
     Args:
         target: a target name, a Target, or ``"auto"``.
-        family: the workload family (``snn`` or ``qubo``); other targets are refused.
+        workload: the workload family (``spiking``, ``liquid``, ``qubo``: a key of
+            :data:`hal.backend.CONTRACTS`); targets whose backend does not implement its
+            contract are refused (named) or skipped (in a fallback chain).
         fits: returns None when the workload fits a target, else the reason it does not.
         fallback: None falls back only when the workload does not fit; True also when a
             backend is unavailable; False never.
@@ -70,22 +85,25 @@ def select(
     Returns:
         The chosen target, its backend, and the targets skipped with their reasons.
     """
+    if workload not in CONTRACTS:
+        raise ValidationError(f"unknown workload '{workload}'; known: {sorted(CONTRACTS)}")
     if target == "auto":
-        chain = sorted((t for t in list_targets() if t.family == family),
+        chain = sorted((t for t in list_targets() if _runs(t, workload) is None),
                        key=lambda t: -t.priority)
         fallback = True
     else:
+        if target is None or not isinstance(target, (str, Target)):
+            raise ValidationError(f"target must be a target name, a Target or 'auto', got "
+                                  f"{target!r}; see 'hal targets'")
         first = get_target(target)
-        if first.family != family:
-            raise ValidationError(
-                f"target '{first.name}' runs {first.family} workloads, not {family}; "
-                "see 'hal targets' for the targets of each kind"
-            )
+        if (why := _runs(first, workload)) is not None:
+            raise ValidationError(f"target '{first.name}': {why}; see 'hal targets' for the "
+                                  "targets of each kind")
         chain = fallback_chain(first)
     skips: list[Skip] = []
     for i, cand in enumerate(chain):
-        if cand.family != family:
-            skips.append(Skip(cand.name, f"runs {cand.family} workloads, not {family}"))
+        if (why := _runs(cand, workload)) is not None:
+            skips.append(Skip(cand.name, why))
             continue
         backend = get_backend(cand.backend)
         avail = backend.availability(cand)
@@ -107,4 +125,4 @@ def select(
             return cand, backend, skips
         skips.append(Skip(cand.name, reason))
     tried = "; ".join(f"{s.target}: {s.reason}" for s in skips)
-    raise DoesNotFit(f"no target can run this {family} workload ({tried})")
+    raise DoesNotFit(f"no target can run this {workload} workload ({tried})")

@@ -14,6 +14,11 @@ import numpy as np
 from hal.errors import HALTimeoutError, ValidationError
 
 
+def _first(y: Any) -> Any:
+    """Stream 0 of every array in ``y`` (arrays, or dicts of them, nested)."""
+    return {k: _first(v) for k, v in y.items()} if isinstance(y, dict) else y[0]
+
+
 class Session:
     """State kept between :meth:`step` calls. Use as a context manager, or call
     :meth:`close`.
@@ -47,7 +52,7 @@ class Session:
         self.steps += 1
         if self.batch is not None:
             return y
-        return {k: v[0] for k, v in y.items()} if isinstance(y, dict) else y[0]
+        return _first(y)
 
     def reset(self) -> None:
         """Zero the state; the next step starts as from a fresh session."""

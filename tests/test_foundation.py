@@ -96,9 +96,8 @@ def test_unknown_option_is_refused():
                   target="dimod-sa", num_readz=3)
 
 
-class _Offline(hal.Backend):
+class _Offline(hal.QuboBackend):
     name = "offline_sim"
-    family = "qubo"
     requires = ("no_such_module_for_hal_tests",)
     install_hint = "pip install nothing"
 

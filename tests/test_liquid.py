@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import hal
+from hal.result import jsonable
 
 from .conftest import has_module, shm_files
 
@@ -141,7 +142,7 @@ def test_fixed_point_error_is_reported_and_bounded(label, module, inputs):
     assert (q["format"]["frac_bits"], q["format"]["weight_bits"]) == (16, 8)
     assert q["format"]["resolution"] == 2.0 ** -16 and q["format"]["range"] > 127
     assert all(0 < e < 1e-3 for e in q["lut_max_error"].values()), q["lut_max_error"]
-    assert res.provenance["quantization"] == q
+    assert res.provenance["quantization"] == jsonable(q)
     assert np.all(np.round(res.outputs * 2 ** 16) == res.outputs * 2 ** 16)  # Q16 values
     if LAVA:
         lava = hal.compile(net, target="loihi2-sim", fallback=False).run(inputs[0, :50])

@@ -27,7 +27,7 @@ def lif(benchmarks):
 
 def test_cpu_reproduces_lava_fixed_csv(lif):
     g, ref, _ = lif
-    res = hal.compile(g, target="cpu", **PAPER).run(ref[:, :1])
+    res = hal.compile(g, target="cpu", **PAPER).run(ref[:, :1], record="all")
     assert np.flatnonzero(res.spikes["1"][:, 0]).tolist() == [461, 511, 711, 761]
     assert np.array_equal(res.states["1"]["v"][:, 0], ref[:, 1])
     assert res.delay_steps["1"] == 1
@@ -44,8 +44,8 @@ def test_cpu_float_compensated_spikes_at_exact_steps(lif):
 @lava
 def test_lava_fixed_reproduces_csv_and_equals_cpu(lif):
     g, ref, _ = lif
-    lava_res = hal.compile(g, target="loihi2-sim", **PAPER).run(ref[:, :1])
-    cpu_res = hal.compile(g, target="cpu", **PAPER).run(ref[:, :1])
+    lava_res = hal.compile(g, target="loihi2-sim", **PAPER).run(ref[:, :1], record="all")
+    cpu_res = hal.compile(g, target="cpu", **PAPER).run(ref[:, :1], record="all")
     assert np.flatnonzero(lava_res.spikes["1"][:, 0]).tolist() == [461, 511, 711, 761]
     assert np.array_equal(lava_res.states["1"]["v"][:, 0], ref[:, 1])
     for k in ("v", "u"):
@@ -64,8 +64,8 @@ def test_batched_equals_one_stream_at_a_time():
 def test_fixed_vs_float_fidelity_report():
     g = random_network(4, 30, 3, seed=5)
     x = (np.random.default_rng(1).random((100, 4)) < 0.3).astype(float)
-    rep = hal.compare(hal.compile(g, target="cpu").run(x),
-                      hal.compile(g, target="cpu-float").run(x))
+    rep = hal.compare(hal.compile(g, target="cpu").run(x, record="v"),
+                      hal.compile(g, target="cpu-float").run(x, record="v"))
     assert rep.spike_count_agreement > 0.8 and rep.voltage_rmse < 0.02
     shifted = hal.compile(g, target="cpu-float", compensate_delay=True).run(x)
     rep2 = hal.compare(shifted, hal.compile(g, target="cpu-float").run(x))

@@ -151,7 +151,7 @@ def test_leaky_integrator_readout_does_not_spike_and_decays():
         edges=[("input", "w"), ("w", "li"), ("li", "output")], type_check=False)
     x = np.zeros((30, n))
     x[0] = 1
-    res = hal.compile(g, target="cpu-float").run(x)
+    res = hal.compile(g, target="cpu-float").run(x, record="v")
     v = res.states["li"]["v"][:, 0]
     assert not res.spikes["li"].any()
     k = 0.1  # dt / tau
@@ -180,8 +180,8 @@ def test_cpu_is_bit_exact_with_lava_on_twenty_networks():
     sizes = [sum(p.size for p in lower(g).populations.values()) for _, g, _ in suite]
     assert min(sizes) == 10 and max(sizes) == 1990
     for label, g, x in suite:
-        a = hal.compile(g, target="cpu").run(x)
-        b = hal.compile(g, target="loihi2-sim").run(x)
+        a = hal.compile(g, target="cpu").run(x, record="all")
+        b = hal.compile(g, target="loihi2-sim").run(x, record="all")
         assert sum(int(s.sum()) for s in a.spikes.values()) > 0, label
         for node in a.spikes:
             assert np.array_equal(a.spikes[node], b.spikes[node]), (label, node)
@@ -208,8 +208,8 @@ def test_delay_and_conv_are_bit_exact_with_lava():
     edges = list(zip(names[:-1], names[1:], strict=True))
     g = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
     x = (rng.random((40, 72)) < 0.3).astype(float)
-    a = hal.compile(g, target="cpu").run(x)
-    b = hal.compile(g, target="loihi2-sim").run(x)
+    a = hal.compile(g, target="cpu").run(x, record="all")
+    b = hal.compile(g, target="loihi2-sim").run(x, record="all")
     assert a.spikes["if2"].sum() > 0
     for node in a.spikes:
         assert np.array_equal(a.spikes[node], b.spikes[node])

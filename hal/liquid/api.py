@@ -11,32 +11,34 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from hal._inputs import as_batch
-from hal.compilers.liquid import LIQUID_RULES, FixedLiquid, quantize_liquid
+from hal.backend import LiquidBackend
+from hal.compilers.liquid import LIQUID_RULES, OPTIONS, FixedLiquid, quantize_liquid
 from hal.errors import CompileError, ValidationError
 from hal.liquid.ir import LiquidNet
 from hal.provenance import Timer, make_provenance
+from hal.result import Result
 from hal.select import Skip, select
 from hal.session import Session
 from hal.target import Target
 
 
-@dataclass
-class LiquidResult:
+@dataclass(kw_only=True)
+class LiquidResult(Result):
     """Outputs of a liquid network run: ``outputs`` (T, n_out) or (B, T, n_out)."""
 
     outputs: np.ndarray
-    target: str
-    backend: str
-    precision: str
     steps: int
-    timing: dict[str, float] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def _payload(self) -> dict[str, Any]:
+        o = self.outputs
+        return {"steps": self.steps, "output_shape": list(o.shape),
+                "final_outputs": o[..., -1, :].tolist() if o.size else []}
 
 
 @dataclass
@@ -76,28 +78,35 @@ def compare_liquid(result: LiquidResult, reference: LiquidResult,
                           rmse / scale if scale else 0.0, worst <= max_error, max_error)
 
 
-def compile(net: LiquidNet, target: str | Target = "cpu-float", *,
+def compile(net: Any, target: str | Target = "cpu-float", *,
             fallback: bool | None = None, **options: Any) -> LiquidExecutable:
-    """Pick a target that can run liquid networks (see :func:`hal.select`)."""
+    """Pick a target that can run liquid networks (see :func:`hal.select`).
+
+    Args:
+        net: a liquid IR net (``CfCNet``, ``LTCNet``, ``MultiTimescaleNet``) or a torch
+            module :func:`hal.from_torch` reads (ncps ``CfC``/``LTC``, ``MultiTimescale``).
+        target: target name or ``"auto"``.
+        **options: fixed-point lowering options (:data:`hal.compilers.liquid.OPTIONS`:
+            ``frac_bits``, ``lut_segments``) and the backend's own options.
+    """
+    if not isinstance(net, LiquidNet):
+        from hal.liquid.torch_import import from_torch
+
+        net = from_torch(net)
     timer = Timer()
 
     def fits(t: Target) -> str | None:
-        from hal.registry import get_backend
-
-        backend = get_backend(t.backend)
-        if not hasattr(backend, "liquid_open"):
-            return f"backend '{backend.name}' does not run liquid networks yet"
         if t.precision == "fixed" and type(net) not in LIQUID_RULES:
             return (f"{type(net).__name__} has no fixed-point lowering (LTC divides every "
                     "solver step)")
         return None
 
     with timer("compile"):
-        chosen, backend, skips = select(target, "snn", fits=fits, fallback=fallback)
+        chosen, backend, skips = select(target, "liquid", fits=fits, fallback=fallback)
         if (reason := fits(chosen)) is not None:
             raise CompileError(f"target '{chosen.name}': {reason}; use cpu-float or torch, "
                                "or pass fallback=True")
-        opts = backend.resolve_options(chosen, options)
+        opts = backend.resolve_options(chosen, options, extra=OPTIONS)
         lowered = quantize_liquid(net, chosen.limits, opts["frac_bits"], opts["lut_segments"]) \
             if chosen.precision == "fixed" else None
     return LiquidExecutable(net, chosen, backend, opts, skips, timer.times, lowered)
@@ -107,7 +116,8 @@ class LiquidExecutable:
     """A liquid network bound to a target: :meth:`run` a sequence or :meth:`open` a
     session and :meth:`Session.step` it from a host loop."""
 
-    def __init__(self, net: LiquidNet, target: Target, backend: Any, options: dict[str, Any],
+    def __init__(self, net: LiquidNet, target: Target, backend: LiquidBackend,
+                 options: dict[str, Any],
                  skips: list[Skip], timing: dict[str, float],
                  fixed: FixedLiquid | None = None) -> None:
         self.net, self.target, self.backend, self.options = net, target, backend, options
@@ -121,7 +131,7 @@ class LiquidExecutable:
 
     def _stepper(self, batch: int) -> Any:
         net = self.net if self.fixed is None else self.fixed
-        return self.backend.liquid_open(net, batch, self.target, self.options)
+        return self.backend.open_liquid(net, batch, self.target, self.options)
 
     def open(self, batch: int | None = None) -> LiquidSession:
         """Start a session with zero state for ``batch`` streams (None: one, unbatched)."""
@@ -141,12 +151,13 @@ class LiquidExecutable:
                 stepper.close()
         prov = make_provenance(self.target, self.backend, seed=seed, options=self.options,
                                fallbacks=self.skips,
-                               packages=getattr(self.backend, "packages", ()),
                                model=type(self.net).__name__.replace("Net", ""),
                                quantization=self.quantization)
-        return LiquidResult(out[0] if single else out, self.target.name, self.backend.name,
-                            self.target.precision, T, {**self.compile_timing, **timer.times},
-                            prov)
+        return LiquidResult(outputs=out[0] if single else out, steps=T,
+                            target=self.target.name, backend=self.backend.name,
+                            precision=self.target.precision,
+                            timing={**self.compile_timing, **timer.times},
+                            fallbacks=[s.to_dict() for s in self.skips], provenance=prov)
 
 
 class LiquidSession(Session):

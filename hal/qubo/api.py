@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from hal.backend import QuboBackend
 from hal.compilers.qubo import Compiled, to_bqm, to_cqm
 from hal.provenance import Timer, make_provenance
 from hal.qubo.readers import load_problem
 from hal.qubo.result import Samples, SolveResult
 from hal.select import Skip, select
-from hal.target import get_target
+from hal.target import Target, get_target
 
 
 def compile_problem(problem: Any) -> Compiled:
@@ -64,11 +65,10 @@ def solve(
     with timer("compile"):
         compiled = compile_problem(problem)
     chosen, backend, skips = select(target, "qubo",
-                                    fits=lambda t: get_backend_fits(t, compiled),
-                                    fallback=fallback)
+                                    fits=lambda t: _fits(t, compiled), fallback=fallback)
     with timer("solve"):
         out: Samples = backend.solve(compiled, chosen, seed=seed, **options)
-    result = _decode(compiled, out, chosen.name, backend.name)
+    result = _decode(compiled, out, chosen, backend.name)
     result.timing = dict(timer.times)
     if validate:
         with timer("validate"):
@@ -82,21 +82,20 @@ def solve(
     result.fallbacks = [s.to_dict() for s in skips]
     result.provenance = make_provenance(
         chosen, backend, seed=seed, options=backend.resolve_options(chosen, options),
-        fallbacks=skips, packages=getattr(backend, "packages", ()),
+        fallbacks=skips,
         problem=getattr(compiled.problem, "name", type(compiled.problem).__name__),
         variables=compiled.num_variables, backend_info=_jsonable(out.info))
     return result
 
 
-def get_backend_fits(target, compiled: Compiled) -> str | None:
+def _fits(target: Target, compiled: Compiled) -> str | None:
     from hal.registry import get_backend
 
     backend = get_backend(target.backend)
-    fits = getattr(backend, "fits", None)
-    return fits(compiled, target) if fits else None
+    return backend.fits(compiled, target) if isinstance(backend, QuboBackend) else None
 
 
-def _decode(compiled: Compiled, out: Samples, target: str, backend: str,
+def _decode(compiled: Compiled, out: Samples, target: Target, backend: str,
             repair_top: int = 20) -> SolveResult:
     """Best raw sample (feasible first, then lowest energy), and, where the problem has a
     repair, the best of repairing the ``repair_top`` lowest-energy distinct samples
@@ -118,9 +117,10 @@ def _decode(compiled: Compiled, out: Samples, target: str, backend: str,
             obj2, feas2, viol2 = compiled.evaluate(fixed)
             if feas2 and (not feas or compiled.sign * obj2 < compiled.sign * obj - 1e-9):
                 sample, obj, feas, viol, repaired = fixed, obj2, feas2, viol2, True
-    return SolveResult(target, backend, compiled.decode(sample), obj, feas,
-                       None if repaired else best_key[1], viol, raw, repaired, {}, {}, [], {},
-                       energies=ss.record.energy.tolist())
+    return SolveResult(target=target.name, backend=backend, precision=target.precision,
+                       assignment=compiled.decode(sample), objective=obj, feasible=feas,
+                       energy=None if repaired else best_key[1], violations=viol, raw=raw,
+                       repaired=repaired, energies=ss.record.energy.tolist())
 
 
 def _validate(compiled: Compiled, out: Samples, result: SolveResult,

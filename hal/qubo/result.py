@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hal.result import Result
+
 
 @dataclass
 class Samples:
@@ -19,12 +21,11 @@ class Samples:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class SolveResult:
+@dataclass(kw_only=True)
+class SolveResult(Result):
     """The answer of ``hal.solve`` and how far it can be trusted.
 
     Attributes:
-        target, backend: where it ran (after any fallback).
         assignment: job -> host (allocation), 0/1 vector (max-cut) or variable -> value.
         objective: objective value in the problem's own sense (profit, cost, cut).
         feasible: whether every constraint holds.
@@ -32,38 +33,22 @@ class SolveResult:
         violations: the constraints the answer breaks.
         raw: the best sample before repair (objective, feasible, violations).
         repaired: True when greedy repair changed the raw answer.
-        timing: seconds per stage (compile_s, solve_s, validate_s).
         validation: classical comparison (optimum, bound, gap, status, feasible_fraction,
             tts99_s, approximation_ratio, ...); empty with validate=False.
-        fallbacks: targets skipped, with reasons.
-        provenance: versions, seed, options, target file.
         energies: energies of every sample (for histograms).
     """
 
-    target: str
-    backend: str
     assignment: Any
     objective: float | None
     feasible: bool
-    energy: float | None
-    violations: list[str]
-    raw: dict[str, Any]
-    repaired: bool
-    timing: dict[str, float]
-    validation: dict[str, Any]
-    fallbacks: list[dict[str, str]]
-    provenance: dict[str, Any]
+    energy: float | None = None
+    violations: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+    repaired: bool = False
+    validation: dict[str, Any] = field(default_factory=dict)
     energies: list[float] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (the CLI's --json output)."""
-        assignment = self.assignment
-        if hasattr(assignment, "tolist"):
-            assignment = assignment.tolist()
-        return {
-            "target": self.target, "backend": self.backend, "feasible": self.feasible,
-            "objective": self.objective, "energy": self.energy, "assignment": assignment,
-            "violations": self.violations, "raw": self.raw, "repaired": self.repaired,
-            "timing": self.timing, "validation": self.validation,
-            "fallbacks": self.fallbacks, "provenance": self.provenance,
-        }
+    def _payload(self) -> dict[str, Any]:
+        return {"feasible": self.feasible, "objective": self.objective, "energy": self.energy,
+                "assignment": self.assignment, "violations": self.violations,
+                "raw": self.raw, "repaired": self.repaired, "validation": self.validation}

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ import nir
 import numpy as np
 
 from hal._inputs import as_batch
-from hal.compilers.snn import Lowered, lower, map_to_cores, quantize
-from hal.errors import CompileError, DoesNotFit, ValidationError
+from hal.backend import RECORDABLE, Option, SpikingBackend
+from hal.compilers.snn import OPTIONS, Lowered, lower, map_to_cores, quantize
+from hal.errors import DoesNotFit, ValidationError
 from hal.provenance import Timer, make_provenance
 from hal.select import Skip, select
 from hal.session import Session
@@ -49,12 +51,39 @@ def load(path: str | Path, type_check: bool = True) -> nir.NIRGraph:
                               f"{exc}); {hint}") from None
 
 
+#: options of spiking executables, read by the API on every backend
+EXECUTABLE_OPTIONS = {
+    "compensate_delay": Option(False, "shift each population's output back by its Dense "
+                               "delay (Lava delivers one step late per Dense) so results "
+                               "line up with the exact solution", probe=True),
+}
+
+
+def _record(record: str | Iterable[str]) -> frozenset[str]:
+    """``record=`` as a set of :data:`hal.backend.RECORDABLE` keys (``"all"``: every one)."""
+    keys = RECORDABLE if record == "all" else (record,) if isinstance(record, str) else record
+    keys = frozenset(keys)
+    unknown = sorted(keys - set(RECORDABLE))
+    if unknown or not keys:
+        raise ValidationError(f"record: unknown {unknown or 'empty'}; choose from "
+                              f"{list(RECORDABLE)} or 'all'")
+    return keys
+
+
 def _prepare(graph: Any, target: Target, opts: dict[str, Any], dt: float) -> Lowered:
     net = lower(graph, dt)
     if target.precision == "fixed":
-        quantize(net, target.limits, opts.get("v_scale", "auto"),
-                 opts.get("rounding", "nearest"), opts.get("decay_scale", "auto"))
+        quantize(net, target.limits, opts["v_scale"], opts["rounding"], opts["decay_scale"])
     return net
+
+
+def _compile_options(options: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - set(OPTIONS) - set(EXECUTABLE_OPTIONS))
+    if unknown:
+        raise ValidationError(f"unknown compile option(s) {', '.join(unknown)}")
+    merged = {k: o.default for k, o in OPTIONS.items()}
+    merged.update((k, v) for k, v in options.items() if k in OPTIONS)
+    return merged
 
 
 def check(graph: Any, target: str | Target, dt: float = 1e-4, **options: Any) -> dict:
@@ -62,7 +91,11 @@ def check(graph: Any, target: str | Target, dt: float = 1e-4, **options: Any) ->
     from hal.target import get_target
 
     t = get_target(target)
-    net = _prepare(graph, t, options, dt)
+    net = _prepare(graph, t, _compile_options(options), dt)
+    return _check_lowered(net, t)
+
+
+def _check_lowered(net: Lowered, t: Target) -> dict:
     mapping = map_to_cores(net, t.limits)
     return {"target": t.name, "neurons": net.num_neurons, "mapping": mapping,
             "quantization": net.quantization, "fits": not mapping["problems"]}
@@ -73,80 +106,94 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
     """Lower and quantize ``graph`` (NIR graph or path) for ``target``.
 
     Args:
-        graph: a ``nir.NIRGraph``, a path to a NIR file, a liquid net (``CfCNet``,
-            ``LTCNet``, ``MultiTimescaleNet``) or a torch module ``hal.from_torch`` reads
-            (these return a ``LiquidExecutable``).
+        graph: a ``nir.NIRGraph`` or a path to a NIR file.
         target: target name or ``"auto"``; unavailable or too-small targets follow the
             fallback rules of :func:`hal.select`.
         dt: time step in seconds (NIR graphs are continuous time).
-        **options: backend options (``compensate_delay``, ``v_scale``, ``rounding``, ...).
+        **options: compile options (:data:`hal.compilers.snn.OPTIONS`: ``v_scale``,
+            ``rounding``, ``decay_scale``), ``compensate_delay``, and the backend's own
+            options (``hal backends`` lists them).
     """
-    from hal.liquid.ir import LiquidNet
-
-    if type(graph).__module__.startswith(("torch", "ncps", "hal.liquid.torch_modules")):
-        from hal.liquid.torch_import import from_torch
-
-        graph = from_torch(graph)
-    if isinstance(graph, LiquidNet):
-        from hal.liquid.api import compile as compile_liquid
-
-        return compile_liquid(graph, target, fallback=fallback, **options)
     if isinstance(graph, (str, Path)):
         graph = load(graph)
+    if not isinstance(graph, nir.NIRGraph):
+        raise ValidationError(f"hal.compile: expected a nir.NIRGraph or a .nir path, got "
+                              f"{type(graph).__name__}")
     timer = Timer()
+    prepared: dict[str, Lowered] = {}  # lowered (and quantized) once per target tried
+
+    def net_for(t: Target, opts: dict[str, Any]) -> Lowered:
+        key = f"{t.precision}:{t.limits.model_dump_json()}"
+        if key not in prepared:
+            prepared[key] = _prepare(graph, t, opts, dt)
+        return prepared[key]
 
     def fits(t: Target) -> str | None:
         if t.kind != "neuromorphic":
             return None
         try:
-            report = check(graph, t, dt, **options)
+            report = _check_lowered(net_for(t, _compile_options(_family_options(options))), t)
         except DoesNotFit as exc:
             return str(exc)
         return "; ".join(report["mapping"]["problems"]) or None
 
-    chosen, backend, skips = select(target, "snn", fits=fits, fallback=fallback)
-    opts = backend.resolve_options(chosen, options)
     with timer("compile"):
-        net = _prepare(graph, chosen, opts, dt)
+        chosen, backend, skips = select(target, "spiking", fits=fits, fallback=fallback)
+        opts = backend.resolve_options(chosen, options,
+                                       extra={**OPTIONS, **EXECUTABLE_OPTIONS})
+        net = net_for(chosen, opts)
     return Executable(net, chosen, backend, opts, skips, timer.times)
+
+
+def _family_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k in OPTIONS or k in EXECUTABLE_OPTIONS}
 
 
 class Executable:
     """A network compiled for one target; :meth:`run` it as often as you like."""
 
-    def __init__(self, net: Lowered, target: Target, backend: Any, options: dict[str, Any],
-                 skips: list[Skip], timing: dict[str, float]) -> None:
+    def __init__(self, net: Lowered, target: Target, backend: SpikingBackend,
+                 options: dict[str, Any], skips: list[Skip], timing: dict[str, float]) -> None:
         self.net, self.target, self.backend, self.options = net, target, backend, options
         self.skips, self.compile_timing = skips, timing
 
-    def open(self, batch: int | None = None) -> SnnSession:
+    def open(self, batch: int | None = None,
+             record: str | Iterable[str] = ("spikes",)) -> SnnSession:
         """Start a session with zero state for ``batch`` streams (None: one, unbatched).
 
-        Each :meth:`SnnSession.step` returns that step's spikes per population. Sessions
-        cannot look ahead, so outputs are never delay-compensated: population ``P``
-        answers input from ``session.delays[P]`` steps earlier (one per Dense), on every
-        backend alike. Lava sessions hold one stream.
+        Each :meth:`SnnSession.step` returns that step's spikes per population; states in
+        ``record`` (``v``, ``u``) are kept in :attr:`SnnSession.states`. Sessions cannot
+        look ahead, so outputs are never delay-compensated: population ``P`` answers input
+        from ``session.delays[P]`` steps earlier (one per Dense), on every backend alike.
+        Lava sessions hold one stream.
         """
-        if not hasattr(self.backend, "snn_open"):
-            raise CompileError(f"target '{self.target.name}': backend '{self.backend.name}' "
-                               "cannot be stepped from the host; use cpu, cpu-float, torch "
-                               "or a loihi2-sim target")
-        stepper = self.backend.snn_open(self.net, batch or 1, self.target, self.options)
+        stepper = self.backend.open_spiking(self.net, batch or 1, self.target, self.options,
+                                            _record(record) | {"spikes"})
         return SnnSession(stepper, self.net.n_in, batch, dict(self.net.depth))
 
-    def run(self, inputs: Any, steps: int | None = None, seed: int | None = None) -> SimResult:
-        """Run on ``inputs`` shaped (T, n_in) or (B, T, n_in); returns a SimResult."""
+    def run(self, inputs: Any, steps: int | None = None, seed: int | None = None,
+            record: str | Iterable[str] = ("spikes",)) -> SimResult:
+        """Run on ``inputs`` shaped (T, n_in) or (B, T, n_in); returns a SimResult.
+
+        Args:
+            inputs: spikes (0/1) or analog values (cpu targets) per step.
+            steps: steps to run (default: the input's length; shorter input is padded).
+            seed: recorded in provenance.
+            record: ``"spikes"`` (default), any of ``("spikes", "v", "u")``, or ``"all"``.
+                Recording states costs time and memory on every backend.
+        """
+        keys = _record(record) | {"spikes"}
         x, single, steps = as_batch(inputs, self.net.n_in, steps)
-        comp = bool(self.options.get("compensate_delay"))
+        comp = bool(self.options["compensate_delay"])
         extra = max(self.net.depth.values(), default=0) if comp else 0
         if extra:
             x = np.concatenate([x, np.zeros((x.shape[0], extra, x.shape[2]))], axis=1)
         timer = Timer()
         with timer("run"):
-            raw = self.backend.simulate(self.net, x, self.target, self.options)
-        return self._result(raw, steps, comp, single, timer.times, seed)
+            raw = self.backend.simulate(self.net, x, self.target, self.options, keys)
+        return self._result(raw, steps, comp, single, timer.times, seed, keys)
 
-    def _result(self, raw, steps, comp, single, times, seed) -> SimResult:
+    def _result(self, raw, steps, comp, single, times, seed, keys) -> SimResult:
         spikes, states, delays = {}, {}, {}
         for name, rec in raw.items():
             shift = self.net.depth.get(name, 0) if comp else 0
@@ -154,17 +201,19 @@ class Executable:
             sl = slice(shift, shift + steps)
             pick = (lambda a, sl=sl: a[0, sl]) if single else (lambda a, sl=sl: a[:, sl])
             spikes[name] = pick(rec["spikes"]).astype(bool)
-            states[name] = {k: pick(rec[k]) for k in ("v", "u") if k in rec}
+            if kept := {k: pick(rec[k]) for k in ("v", "u") if k in keys}:
+                states[name] = kept
         q = self.net.quantization
         v_scale = 2.0 ** q["format"]["align_bits"] * q["v_scale"] if q else 1.0
         prov = make_provenance(self.target, self.backend, seed=seed, options=self.options,
-                               fallbacks=self.skips,
-                               packages=getattr(self.backend, "packages", ()),
-                               dt=self.net.dt, quantization=q,
+                               fallbacks=self.skips, dt=self.net.dt, quantization=q,
                                delay_compensated=comp)
-        return SimResult(spikes, states, v_scale, delays, self.target.name, self.backend.name,
-                         self.target.precision, steps, self.net.outputs,
-                         {**self.compile_timing, **times}, prov)
+        return SimResult(target=self.target.name, backend=self.backend.name,
+                         precision=self.target.precision, spikes=spikes, states=states,
+                         v_scale=v_scale, delay_steps=delays, steps=steps,
+                         outputs=list(self.net.outputs), record=tuple(sorted(keys)),
+                         timing={**self.compile_timing, **times},
+                         fallbacks=[s.to_dict() for s in self.skips], provenance=prov)
 
 
 class SnnSession(Session):
@@ -172,14 +221,20 @@ class SnnSession(Session):
 
     Attributes:
         delays: steps by which each population lags the input (Lava's Dense delay).
+        states: after each step, population -> {"v": ..., "u": ...} for the states the
+            session records (empty unless ``exe.open(record=...)`` asked for them).
     """
 
     def __init__(self, stepper: Any, n_in: int, batch: int | None,
                  delays: dict[str, int]) -> None:
         super().__init__(stepper, n_in, batch)
         self.delays = delays
+        self.states: dict[str, dict[str, np.ndarray]] = {}
 
     def step(self, x_t: Any) -> dict[str, np.ndarray]:
         """Advance one step with input (n_in,) or (B, n_in); returns spikes per population,
         shaped (N,) or (B, N), as bool."""
-        return self._advance(x_t)
+        out = self._advance(x_t)
+        self.states = {n: {k: a for k, a in rec.items() if k != "spikes"}
+                       for n, rec in out.items() if len(rec) > 1}
+        return {n: rec["spikes"] for n, rec in out.items()}

@@ -25,10 +25,12 @@ console = Console()
 @click.option("--fallback", is_flag=True, help="Fall back when the target is unavailable.")
 @click.option("--save", type=click.Path(dir_okay=False), default=None, help="Write an .npz.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Raster PNG.")
+@click.option("--record", default="spikes", show_default=True,
+              help="What to record: spikes, or a comma list of spikes,v,u, or all.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--no-type-check", is_flag=True, help="Skip NIR's shape inference on load.")
 def run(model, target, input_path, steps, dt, other, compensate_delay, fallback, save, plot,
-        as_json, no_type_check) -> None:
+        record, as_json, no_type_check) -> None:
     """Run a NIR network on a target (optionally compare with another target)."""
     import hal
     from hal.errors import ValidationError
@@ -40,11 +42,14 @@ def run(model, target, input_path, steps, dt, other, compensate_delay, fallback,
         raise ValidationError(f"{input_path}: cannot read .npy input ({exc})") from None
     opts = {"compensate_delay": True} if compensate_delay else {}
     fb = True if fallback else None
+    keys = "all" if record.strip() == "all" else [k.strip() for k in record.split(",")]
     with console.status(f"running on {target}...", spinner="dots"):
-        res = hal.compile(graph, target=target, dt=dt, fallback=fb, **opts).run(x, steps)
+        res = hal.compile(graph, target=target, dt=dt, fallback=fb, **opts).run(
+            x, steps, record=keys)
         report = None
         if other:
-            ref = hal.compile(graph, target=other, dt=dt, fallback=fb, **opts).run(x, steps)
+            ref = hal.compile(graph, target=other, dt=dt, fallback=fb, **opts).run(
+                x, steps, record=keys)
             report = hal.compare(res, ref)
     if save:
         arrays = {f"{n}.spikes": s for n, s in res.spikes.items()}
@@ -86,17 +91,22 @@ def _plot(res, path: str) -> None:
     import matplotlib.pyplot as plt
 
     nodes = list(res.spikes)
-    fig, axes = plt.subplots(len(nodes) + 1, 1, figsize=(8, 2 + 1.5 * len(nodes)), sharex=True)
-    for ax, node in zip(axes, nodes, strict=True):
-        s = res.spikes[node].reshape(res.steps, -1) if res.spikes[node].ndim == 2 else \
-            res.spikes[node][0]
+    with_v = [n for n in nodes if "v" in res.states.get(n, {})]
+    rows = len(nodes) + (1 if with_v else 0)
+    fig, axes = plt.subplots(rows, 1, figsize=(8, 2 + 1.5 * rows), sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    for ax, node in zip(axes, nodes, strict=False):
+        s = res.spikes[node] if res.spikes[node].ndim == 2 else res.spikes[node][0]
         t, n = np.nonzero(s)
         ax.scatter(t, n, s=2, color="k")
-        ax.set_ylabel(node)
-    first = nodes[0]
-    v = res.voltage(first)
-    axes[-1].plot(v if v.ndim == 2 else v[0], lw=0.7)
-    axes[-1].set_ylabel(f"v ({first})")
+        ax.set_ylim(-0.5, s.shape[1] - 0.5)
+        ax.set_ylabel(f"{node}\nneuron")
+    if with_v:
+        v = res.voltage(with_v[0])
+        axes[-1].plot(v if v.ndim == 2 else v[0], lw=0.7)
+        axes[-1].set_ylabel(f"v ({with_v[0]})")
+    axes[0].set_title(f"spikes on {res.target} (batch stream 0)" if res.spikes[nodes[0]].ndim
+                      == 3 else f"spikes on {res.target}")
     axes[-1].set_xlabel("step")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -7,14 +7,12 @@ Delays are aligned first: a result whose node lags the exact solution by ``d`` s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from hal.errors import ValidationError
 from hal.snn.result import SimResult
-
-if TYPE_CHECKING:
-    from hal.liquid.api import LiquidFidelity, LiquidResult
 
 
 @dataclass
@@ -54,20 +52,20 @@ def _align(a: np.ndarray, shift: int) -> np.ndarray:
     return out
 
 
-def compare(result: SimResult | LiquidResult, reference: SimResult | LiquidResult, *,
+def compare(result: SimResult, reference: SimResult, *,
             min_spike_count: float = 0.95, min_spike_time: float = 0.9,
-            max_voltage_rmse: float | None = None, min_output: float = 0.95,
-            max_error: float = 0.05) -> FidelityReport | LiquidFidelity:
-    """Compare two runs of the same network on the same input.
-
-    Spiking runs (``SimResult``) give a :class:`FidelityReport`; liquid runs
-    (``LiquidResult``) a :class:`hal.liquid.api.LiquidFidelity`, which passes when no
-    output differs by more than ``max_error``.
+            max_voltage_rmse: float | None = None, min_output: float = 0.95
+            ) -> FidelityReport:
+    """Compare two runs of the same spiking network on the same input (``hal.compare``
+    dispatches here for :class:`SimResult`). Voltages are compared where both runs
+    recorded ``v``.
     """
-    from hal.liquid.api import LiquidResult, compare_liquid
-
-    if isinstance(result, LiquidResult):
-        return compare_liquid(result, reference, max_error=max_error)
+    if result.steps != reference.steps or \
+            {k: s.shape for k, s in result.spikes.items()} != \
+            {k: s.shape for k, s in reference.spikes.items()}:
+        raise ValidationError(f"cannot compare runs of different shapes ({result.steps} vs "
+                              f"{reference.steps} steps, or other populations/batch): run "
+                              "the same network on the same input")
     counts_eq, dice_num, dice_den, sq, nv = 0, 0, 0, 0.0, 0
     neurons, per_node, delays = 0, {}, {}
     out_eq, out_n = 0, 0

@@ -7,32 +7,31 @@ from typing import Any
 
 import numpy as np
 
+from hal.result import Result
 
-@dataclass
-class SimResult:
-    """Spikes and states per population, with timing and provenance.
+
+@dataclass(kw_only=True)
+class SimResult(Result):
+    """Spikes (and the states asked for) per population, with timing and provenance.
 
     Attributes:
         spikes: node -> bool array (T, N), or (B, T, N) for a batch.
-        states: node -> {"v": ..., "u": ...} in the backend's units (ints for fixed point).
+        states: node -> {"v": ..., "u": ...} for the states recorded (``record=``), in the
+            backend's units (ints for fixed point); empty when only spikes were recorded.
         v_scale: divide fixed-point v by this to get float units (1.0 for float runs).
         delay_steps: node -> steps its output lags the exact solution (0 when compensated).
-        target, backend, precision: where it ran.
-        timing: compile_s, run_s.
-        provenance: versions, options, fallbacks, quantization report.
+        steps: time steps per stream.
+        outputs: the graph's output populations.
+        record: what was recorded (``spikes``, ``v``, ``u``).
     """
 
     spikes: dict[str, np.ndarray]
-    states: dict[str, dict[str, np.ndarray]]
-    v_scale: float
-    delay_steps: dict[str, int]
-    target: str
-    backend: str
-    precision: str
-    steps: int
-    outputs: list[str]
-    timing: dict[str, float] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
+    states: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    v_scale: float = 1.0
+    delay_steps: dict[str, int] = field(default_factory=dict)
+    steps: int = 0
+    outputs: list[str] = field(default_factory=list)
+    record: tuple[str, ...] = ("spikes",)
 
     def spike_counts(self) -> dict[str, list[int]]:
         """Per node, spikes per neuron summed over time (and batch)."""
@@ -43,12 +42,14 @@ class SimResult:
         return out
 
     def voltage(self, node: str) -> np.ndarray:
-        """v of ``node`` in float units."""
+        """v of ``node`` in float units (record ``v`` to have it)."""
+        from hal.errors import ValidationError
+
+        if "v" not in self.states.get(node, {}):
+            raise ValidationError(f"v of '{node}' was not recorded; run with "
+                                  "record=('spikes', 'v')")
         return self.states[node]["v"] / self.v_scale
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (the CLI's --json)."""
-        return {"target": self.target, "backend": self.backend, "precision": self.precision,
-                "steps": self.steps, "spike_counts": self.spike_counts(),
-                "delay_steps": self.delay_steps, "timing": self.timing,
-                "provenance": self.provenance}
+    def _payload(self) -> dict[str, Any]:
+        return {"steps": self.steps, "record": list(self.record),
+                "spike_counts": self.spike_counts(), "delay_steps": self.delay_steps}

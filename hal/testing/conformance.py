@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import hal
-from hal.backend import Availability, Backend
+from hal.backend import Availability, Backend, LiquidBackend, Option, QuboBackend
 from hal.target import Target
 
 PROVENANCE_FIELDS = ("target", "backend", "precision", "seed", "options", "fallbacks",
@@ -24,8 +24,12 @@ PROVENANCE_FIELDS = ("target", "backend", "precision", "seed", "options", "fallb
 def check_api_shape(backend: Backend) -> None:
     """Class attributes and methods of the contract are present and typed."""
     assert backend.name, "backend.name is empty"
-    assert backend.family in ("snn", "qubo"), f"family must be snn or qubo: {backend.family!r}"
-    assert isinstance(backend.options, dict), "options must map names to defaults"
+    assert backend.workloads, (f"backend '{backend.name}' implements no workload contract "
+                               "(SpikingBackend, LiquidBackend, QuboBackend)")
+    assert isinstance(backend.options, dict), "options must map names to hal.Option"
+    for key, opt in backend.options.items():
+        assert isinstance(opt, Option), f"option '{key}' must be a hal.Option, got {opt!r}"
+        assert opt.doc.strip(), f"option '{key}' has no description"
     avail = backend.availability()
     assert isinstance(avail, Availability), "availability() must return hal.Availability"
     if not avail.ok:
@@ -96,8 +100,8 @@ def check_liquid_target(target: Target, seed: int = 7) -> None:
     the same outputs as a whole run, runs are deterministic."""
     import numpy as np
 
-    from hal.backends.cpu_reference import FixedLiquidStepper, LiquidStepper
     from hal.liquid.ir import random_cfc
+    from hal.liquid.reference import FixedLiquidStepper, LiquidStepper
 
     net = random_cfc(3, 6, 2, seed=seed)
     x = np.random.default_rng(seed).normal(size=(2, 30, 3))
@@ -132,9 +136,9 @@ def check_target(target: Target) -> None:
     backend = skip_if_unavailable(target)
     check_api_shape(backend)
     check_unknown_option_refused(backend, target)
-    if target.family == "qubo":
+    if isinstance(backend, QuboBackend):
         check_qubo_target(target)
         return
     check_snn_target(target)
-    if hasattr(backend, "liquid_open"):
+    if isinstance(backend, LiquidBackend):
         check_liquid_target(target)

@@ -1,5 +1,5 @@
 """ProcessModels for ``LiquidCell``: ``floating_pt`` (float64) and ``fixed_pt`` (Q-format
-integers). The equations are the cpu backend's (``hal.backends.cpu_reference``: one
+integers). The equations are the reference kernels' (``hal.liquid.reference``: one
 definition of the maths, so the fixed model is bit-exact with the ``cpu`` target by
 construction); Lava supplies the process, its ports and the runtime that steps it."""
 
@@ -13,8 +13,8 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from hal.backends.cpu_reference import FixedLiquidStepper, LiquidStepper
 from hal.backends.lava_procs.liquid.process import LiquidCell
+from hal.liquid.reference import FixedLiquidStepper, LiquidStepper
 
 
 @implements(proc=LiquidCell, protocol=LoihiProtocol)
