@@ -184,7 +184,7 @@ class Engine:
         x = np.ascontiguousarray(x, dtype=np.float64)
         B, T, _ = x.shape
         n = self.plan.size
-        rec = {"spikes": np.zeros((B, T, n), bool)}
+        rec = {"spikes": np.empty((B, T, n), bool)}  # every entry is written
         for k in ("v", "u"):
             rec[k] = np.zeros((B, T if k in self.record else 0, n), self.dtype)
         if self._kernel is not None:
