@@ -23,6 +23,10 @@ class SimResult(Result):
         steps: time steps per stream.
         outputs: the graph's output populations.
         record: what was recorded (``spikes``, ``v``, ``u``).
+        activity: spikes, rates, synaptic operations, sparsity, footprint, ISI CV
+            (:func:`hal.snn.metrics.activity`; NeuroBench's definitions).
+        estimate: energy (pJ) and latency (ns) estimates on the target, with sources
+            (:func:`hal.snn.metrics.estimate`).
     """
 
     spikes: dict[str, np.ndarray]
@@ -32,6 +36,8 @@ class SimResult(Result):
     steps: int = 0
     outputs: list[str] = field(default_factory=list)
     record: tuple[str, ...] = ("spikes",)
+    activity: dict[str, Any] | None = None
+    estimate: dict[str, Any] | None = None
 
     def spike_counts(self) -> dict[str, list[int]]:
         """Per node, spikes per neuron summed over time (and batch)."""
@@ -52,4 +58,5 @@ class SimResult(Result):
 
     def _payload(self) -> dict[str, Any]:
         return {"steps": self.steps, "record": list(self.record),
-                "spike_counts": self.spike_counts(), "delay_steps": self.delay_steps}
+                "spike_counts": self.spike_counts(), "delay_steps": self.delay_steps,
+                "activity": self.activity, "estimate": self.estimate}
