@@ -2,9 +2,8 @@
 spike trains (or membrane voltages) back to numbers and class labels after it.
 
 Encoding happens in numpy on the host, so the same seed gives the same spikes on every
-target. Each sample (row) draws from its own random stream seeded ``(seed, row)``: a row's
-spikes do not depend on the batch it came in, so a subset of a data set encodes exactly as
-it did inside the whole.
+target. Each sample (row) draws from its own random stream seeded ``(seed, row)``: the first
+k rows of a data set encode exactly as they did inside the whole.
 
 ``hal.encode`` and ``hal.decode`` are registries by name, callable and dotted alike:
 
