@@ -111,11 +111,9 @@ def step_counts(net: Any, target: Any, spikes: dict[str, np.ndarray],
 
 def _isi_cv(s: np.ndarray) -> float | None:
     """Mean ISI CV over the spike trains of ``s`` (B, T, N) that have >= 2 ISIs."""
-    b, t, n = np.nonzero(s)
+    b, n, t = np.nonzero(s.transpose(0, 2, 1))  # ordered by train (b, n), then time
     if len(t) < 3:
         return None
-    order = np.lexsort((t, n, b))
-    b, t, n = b[order], t[order], n[order]
     same = (b[1:] == b[:-1]) & (n[1:] == n[:-1])
     isi = np.diff(t)[same].astype(np.float64)
     train = (b[1:] * s.shape[2] + n[1:])[same]
