@@ -147,7 +147,8 @@ class LavaStream:
         return out
 
     def close(self) -> None:
-        """Queue zeros for the rest of the run, then stop the runtime. Safe twice."""
+        """Queue zeros for the rest of the run, wait for it to end, then stop the runtime.
+        Safe twice."""
         if not self.started:
             return
         self.started = False
@@ -160,7 +161,8 @@ class LavaStream:
         errors: list[BaseException] = []
 
         def stop() -> None:
-            try:
+            try:  # let the run end on the queued zeros and take its reply, then stop:
+                self.anchor.wait()  # a reply left in the channel fails Runtime.stop
                 self.anchor.stop()
             except BaseException as exc:  # re-raised below, in the caller's thread
                 errors.append(exc)
