@@ -126,7 +126,7 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
     prepared: dict[str, Lowered] = {}  # lowered (and quantized) once per target tried
 
     def net_for(t: Target, opts: dict[str, Any]) -> Lowered:
-        key = f"{t.precision}:{t.limits.model_dump_json()}"
+        key = f"{t.precision}:{t.limits.model_dump_json()}:{[opts[k] for k in OPTIONS]}"
         if key not in prepared:
             prepared[key] = _prepare(graph, t, opts, dt)
         return prepared[key]
