@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -243,10 +244,10 @@ class Executable:
                  extra={"target": self.target.name, "steps": steps, "batch": x.shape[0],
                         "record": sorted(keys), "seconds": timer.times["run_s"]})
         res = self._result(raw, steps, comp, single, timer.times, seed, keys)
-        from hal.snn.inference import run_metrics  # issue 14: activity and estimate
+        from hal.snn.inference import run_metrics  # activity and estimate, when first read
 
-        res.activity, res.estimate = run_metrics(self.net, self.target, res.spikes,
-                                                 x[:, :steps])
+        res.metrics_source = functools.partial(run_metrics, self.net, self.target,
+                                               res.spikes, x[:, :steps])
         return res
 
     def predict(self, x: Any, y: Any = None, **kwargs: Any) -> Any:
