@@ -142,3 +142,31 @@ def test_cpu_and_lava_spike_identically_under_the_same_plan(plan, tmr):
     kind = next(k for k in plan if k in FAULTS)
     assert exe.faults.broken.get(kind) or FAULTS[kind].stage == "input"
     assert any(not np.array_equal(a.spikes[p], clean.spikes[p]) for p in clean.spikes)
+
+
+# -- campaigns on the digits classifier ------------------------------------------------------
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+MODEL = ROOT / "examples" / "models" / "digits_snn.nir"
+DATA = ROOT / "examples" / "data" / "digits_test.npz"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = np.load(DATA)
+    return hal.load(MODEL), d["x"].astype(np.float64), d["y"]
+
+
+def test_dead_neuron_curve_starts_at_the_clean_accuracy_and_tmr_helps(digits):
+    from hal.faults.campaign import base, curve
+    from hal.snn.inference import predict
+
+    graph, x, y = digits
+    plain = base(graph, "cpu")
+    clean = predict(hal.compile(graph, target="cpu"), x, y, steps=32, seed=0,
+                    batch_size=len(x)).accuracy
+    c = curve(plain, x, y, "dead_neurons", rates=(0.0, 0.1), seeds=5)
+    assert c["accuracy"][0] == [clean] * 5
+    assert c["mean"][1] < clean  # 10% dead neurons cost accuracy
+    t = curve(base(graph, "cpu", tmr=True), x, y, "dead_neurons", rates=(0.1,), seeds=5)
+    assert t["mean"][0] >= c["mean"][1]

@@ -109,6 +109,7 @@ class FaultKind:
             ``runtime`` (needs the backend's step loop).
         precisions: target precisions it applies to.
         targets: for runtime kinds, the targets that take it (empty: none yet).
+        seeded: False for deterministic kinds (one seed is enough in a campaign).
     """
 
     name: str
@@ -117,6 +118,7 @@ class FaultKind:
     stage: str = "network"
     precisions: tuple[str, ...] = ("fixed", "float")
     targets: tuple[str, ...] = ()
+    seeded: bool = True
 
 
 #: every fault kind by name
@@ -125,10 +127,10 @@ FAULTS: dict[str, FaultKind] = {}
 
 def register_fault(name: str, doc: str, stage: str = "network",
                    precisions: tuple[str, ...] = ("fixed", "float"),
-                   targets: tuple[str, ...] = ()) -> Callable:
+                   targets: tuple[str, ...] = (), seeded: bool = True) -> Callable:
     """Register ``fn(net, ctx) -> report`` as fault kind ``name`` (a decorator)."""
     def deco(fn: Callable | None) -> Callable | None:
-        FAULTS[name] = FaultKind(name, doc, fn, stage, precisions, targets)
+        FAULTS[name] = FaultKind(name, doc, fn, stage, precisions, targets, seeded)
         return fn
     return deco
 
