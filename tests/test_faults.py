@@ -170,3 +170,67 @@ def test_dead_neuron_curve_starts_at_the_clean_accuracy_and_tmr_helps(digits):
     assert c["mean"][1] < clean  # 10% dead neurons cost accuracy
     t = curve(base(graph, "cpu", tmr=True), x, y, "dead_neurons", rates=(0.1,), seeds=5)
     assert t["mean"][0] >= c["mean"][1]
+
+
+# -- scenarios and the CLI -------------------------------------------------------------------
+
+def test_six_presets_ship_as_data_and_bad_files_name_the_key(tmp_path):
+    from hal.faults.scenarios import PRESETS, load, presets
+
+    assert [s.name for s in presets()] == list(PRESETS) and len(PRESETS) == 6
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("name: mine\nfaults: {dead_neuronz: 0.1}\n")
+    with pytest.raises(ValidationError, match="mine.yaml: faults: unknown fault kind"):
+        load(bad)
+    bad.write_text("name: mine\nfautls: {}\n")
+    with pytest.raises(ValidationError, match="unknown key\\(s\\) fautls"):
+        load(bad)
+
+
+def test_hal_robustness_json_reports_six_scenarios_with_latency_percentiles(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from hal.cli import main
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("name: mine\nfaults: {dead_neurons: 0.5}\nseeds: 2\n")
+    r = CliRunner().invoke(main, ["robustness", str(MODEL), "--data", str(DATA), "--limit",
+                                  "40", "--kinds", "dead_synapses", "--rates", "0,0.3",
+                                  "--seeds", "2", "--tmr-kinds", "", "--latency-samples",
+                                  "3", "--plot", str(tmp_path / "c.png"), "--json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.output)
+    assert [s["name"] for s in rep["scenarios"]][0] == "normal_operation"
+    assert len(rep["scenarios"]) == 6 and (tmp_path / "c.png").stat().st_size > 0
+    for s in rep["scenarios"]:
+        for side in ("tmr_off", "tmr_on"):
+            assert 0 <= s[side]["accuracy"] <= 1
+            lat = s[side]["latency_ms"]
+            assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
+    assert rep["scenarios"][0]["tmr_off"]["accuracy"] == rep["clean_accuracy"]
+    assert rep["curves"]["dead_synapses"]["mean"][0] == rep["clean_accuracy"]
+    assert rep["tmr_cost"]["on"]["neurons"] == 4 * rep["tmr_cost"]["off"]["neurons"]
+    r = CliRunner().invoke(main, ["robustness", str(MODEL), "--data", str(DATA), "--limit",
+                                  "40", "--no-curves", "--scenario", str(mine), "--json"])
+    assert json.loads(r.output)["scenarios"][0]["tmr_off"]["broken"]["dead_neurons"] > 0
+
+
+def test_hal_run_takes_a_fault_plan_and_names_a_bad_key(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from hal.cli import main
+
+    r = CliRunner().invoke(main, ["run", str(MODEL), "--data", str(DATA), "--limit", "20",
+                                  "--batch-size", "20", "--faults", "dead_neurons=0.2",
+                                  "--fault-seed", "3", "--tmr", "--json"])
+    assert r.exit_code == 0, r.output
+    faults = json.loads(r.output)["provenance"]["faults"]
+    assert faults["plan"]["seed"] == 3 and faults["tmr"]["voters"] == ["lif1", "lif2"]
+    assert faults["broken"]["dead_neurons"]["count"] > 0
+    r = CliRunner().invoke(main, ["run", str(MODEL), "--data", str(DATA), "--faults",
+                                  "dead_neuronz=0.1"])
+    assert r.exit_code == 2 and "dead_neuronz" in r.output and "dead_neurons" in r.output

@@ -150,3 +150,94 @@ def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - t0
+
+
+def _latency(exe: Any, x: np.ndarray, y: np.ndarray, n: int) -> dict[str, float]:
+    p = _predict(exe, x[:n], y[:n], batch_size=1)
+    return {k: p.latency_ms[k] for k in ("p50", "p95", "p99", "mean")}
+
+
+def scenario(exes: dict[str, Any], x: Any, y: Any, sc: Any,
+             latency_samples: int = 50) -> dict[str, Any]:
+    """One scenario on each clean executable of ``exes`` (``{"off": plain, "on": tmr}``):
+    accuracy mean/std over its seeds (batched runs), host latency p50/p95/p99 per sample
+    (one sample per run, first ``latency_samples`` samples, first seed) and estimated
+    energy per inference (first seed)."""
+    out: dict[str, Any] = {"name": sc.name, "description": sc.description,
+                           "faults": sc.faults, "seeds": sc.seeds}
+    for key, exe in exes.items():
+        accs, first = [], None
+        for s in range(sc.seeds):
+            faulty = with_plan(exe, sc.plan(s), s)
+            p = _predict(faulty, x, y)
+            accs.append(p.accuracy)
+            if first is None:
+                first = (faulty, p)
+        faulty, p = first
+        energy = (p.estimate.get("energy_pj") or {}).get("per_inference")
+        out[f"tmr_{key}"] = {"accuracy": float(np.mean(accs)), "accuracy_std":
+                             float(np.std(accs)), "accuracy_per_seed": accs,
+                             "latency_ms": _latency(faulty, x, y, latency_samples),
+                             "latency_samples": min(latency_samples, len(x)),
+                             "energy_pj_per_inference": energy,
+                             "broken": {k: v.get("count", v.get("bits_flipped"))
+                                        for k, v in faulty.faults.broken.items()}}
+    return out
+
+
+def load_data(path: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` (analog samples) and ``y`` (labels) of an ``.npz`` file."""
+    from hal.errors import ValidationError
+
+    try:
+        d = np.load(path)
+        x, y = np.asarray(d["x"], dtype=np.float64), np.asarray(d["y"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValidationError(f"{path}: need an .npz with arrays x (samples) and y (labels) "
+                              f"({exc})") from None
+    return (x[:limit], y[:limit]) if limit else (x, y)
+
+
+def robustness(model: Any, x: Any, y: Any, target: str = "cpu", *, kinds: Any = None,
+               rates: Any = RATES, seeds: int = 3, scenarios: Any = None,
+               tmr_kinds: Any = ("dead_neurons",), curves: bool = True,
+               latency_samples: int = 50, plot_path: str | None = None,
+               **options: Any) -> dict[str, Any]:
+    """The full report ``hal robustness`` prints: clean accuracy, degradation curves per
+    kind (and with TMR for ``tmr_kinds``), the TMR cost, and every scenario (presets by
+    default, or names/paths) with TMR off and on.
+
+    Args:
+        model: a NIR graph or path. ``x``, ``y``: analog samples and labels.
+        target: a spiking target. kinds, rates, seeds: the curves' sweep.
+        scenarios: scenario names or YAML paths (default: the six presets).
+        plot_path: write the curves as a PNG here (atomically).
+        **options: compile options of the target.
+    """
+    from hal.faults.scenarios import load, presets
+
+    timing: dict[str, float] = {}
+    plain, timing["compile_s"] = timed(base, model, target, **options)
+    tmr, secs = timed(base, model, target, tmr=True, **options)
+    timing["compile_s"] += secs
+    clean = _predict(plain, x, y)
+    report: dict[str, Any] = {"target": plain.target.name, "samples": int(len(x)),
+                              "predict": PREDICT, "clean_accuracy": clean.accuracy}
+    if curves:
+        report["curves"], timing["curves_s"] = timed(degradation, plain, x, y, kinds,
+                                                     rates, seeds)
+        tk = [k for k in (tmr_kinds or ()) if k in report["curves"]]
+        report["tmr_curves"], timing["tmr_curves_s"] = timed(degradation, tmr, x, y, tk,
+                                                             rates, seeds)
+        if plot_path:
+            plot(report["curves"], plot_path, tmr_curves=report["tmr_curves"],
+                 title=f"Degradation on {plain.target.name} ({len(x)} samples)")
+            report["plot"] = str(plot_path)
+    report["tmr_cost"] = tmr_cost(plain, tmr, x, y)
+    chosen = [load(s) for s in scenarios] if scenarios else presets()
+    t0 = time.perf_counter()
+    report["scenarios"] = [scenario({"off": plain, "on": tmr}, x, y, sc, latency_samples)
+                           for sc in chosen]
+    timing["scenarios_s"] = time.perf_counter() - t0
+    report["timing"] = timing
+    return report

@@ -153,7 +153,9 @@ def predict(exe: Any, x: Any, y: Any = None, *, encoder: str | Callable | None =
                       timing={**exe.compile_timing, "predict_s": float(per.sum()) / 1e3},
                       fallbacks=[s.to_dict() for s in exe.skips],
                       provenance={"encoder_options": encoder_options or {},
-                                  "decoder_options": decoder_options or {}})
+                                  "decoder_options": decoder_options or {},
+                                  "faults": exe.faults.to_dict() if getattr(
+                                      exe, "faults", None) is not None else None})
 
 
 def run_metrics(net: Any, target: Any, spikes: dict[str, np.ndarray],
