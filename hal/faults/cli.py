@@ -50,7 +50,8 @@ def robustness(model, data, target, kinds, rates, seeds, tmr_kinds, scenarios, n
     attack, cascade failure), TMR off and on."""
     import hal
     from hal.errors import ValidationError
-    from hal.faults.campaign import load_data, robustness as run_campaign
+    from hal.faults.campaign import load_data
+    from hal.faults.campaign import robustness as run_campaign
 
     if list_faults:
         _list_faults()
