@@ -234,3 +234,33 @@ def test_hal_run_takes_a_fault_plan_and_names_a_bad_key(tmp_path):
     r = CliRunner().invoke(main, ["run", str(MODEL), "--data", str(DATA), "--faults",
                                   "dead_neuronz=0.1"])
     assert r.exit_code == 2 and "dead_neuronz" in r.output and "dead_neurons" in r.output
+
+
+# -- health monitoring -----------------------------------------------------------------------
+
+def test_health_monitor_detects_injected_dead_and_saturated_neurons(digits):
+    from hal.faults.health import HealthMonitor, profile, score
+    from hal.snn.encode import encode
+
+    graph, x, _ = digits
+    s = encode.rate(x[:60], 32, seed=0)
+    prof = profile(hal.compile(graph, target="cpu").run(s[:30]))
+    clean = HealthMonitor(prof)
+    clean.observe(hal.compile(graph, target="cpu").run(s[30:]))
+    assert clean.report()["silent"] == {} and clean.report()["saturated"] == {}  # no alarms
+    rates = {"silent": [], "saturated": []}
+    for seed in range(3):
+        bad = hal.compile(graph, target="cpu", faults={"dead_neurons": 0.1,
+                                                       "saturated_neurons": 0.05},
+                          fault_seed=seed)
+        mon = HealthMonitor(prof)
+        with bad.open(batch=30) as session:  # a live session, step by step
+            for t in range(32):
+                mon.update(session.step(s[30:, t]))
+        got = score(mon, {"silent": bad.faults.broken["dead_neurons"]["neurons"],
+                          "saturated": bad.faults.broken["saturated_neurons"]["neurons"]})
+        for k in rates:
+            assert got[k]["detectable"] > 0
+            rates[k].append(got[k]["detection_rate"])
+            assert all(p == "lif2" for p, _ in got[k]["other_flagged"])  # downstream only
+    assert np.mean(rates["silent"]) == 1.0 and np.mean(rates["saturated"]) == 1.0
