@@ -44,7 +44,7 @@ def grid_rows(results: str | Path) -> list[dict[str, Any]]:
                      **{m: r[m] for m in METRICS}, "wall_s": r["wall_s"],
                      "error": r["error"], "summary": json.loads(r["summary"] or "{}")})
     return sorted(rows, key=lambda r: (r["workload"], r["target"],
-                                       [str(r[a]) for a in r["axes"]]))
+                                       [_sort_key(r[a]) for a in r["axes"]]))
 
 
 def _axis_names(rows: list[dict[str, Any]]) -> list[str]:
@@ -105,6 +105,7 @@ def series(rows: list[dict[str, Any]], metric: str, axis: str
 
 
 def _sort_key(x: Any) -> tuple:
+    """Numbers in order before everything else (as text)."""
     return (0, x, "") if isinstance(x, (int, float)) else (1, 0, str(x))
 
 

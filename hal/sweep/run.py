@@ -216,7 +216,7 @@ def _run_dask(todo: list[Job], record: Callable[[dict[str, Any]], None],
         client = stack.client  # type: ignore[attr-defined]
         info = client.scheduler_info(n_workers=-1)["workers"]
         report.workers = sorted(info)
-        window = max(1, sum(w.get("nthreads", 1) for w in info.values()))
+        window = _window(info, todo, recycle)
         queue, futures, done = deque(todo), as_completed(), {}
 
         def submit() -> None:
@@ -238,6 +238,16 @@ def _run_dask(todo: list[Job], record: Callable[[dict[str, Any]], None],
             if row.get("restart_worker") or lava_due:
                 _restart(client, row["worker"], report)
             submit()
+
+
+def _window(info: dict[str, Any], todo: list[Job], recycle: int) -> int:
+    """Jobs in flight: two per worker thread, so a worker has its next job at hand (the
+    round trip costs milliseconds per job); one per thread when Lava jobs will recycle
+    workers, because a restart also takes down a job queued on that worker and Dask counts
+    that against its one retry."""
+    threads = max(1, sum(w.get("nthreads", 1) for w in info.values()))
+    recycles = recycle and any(j.kind == "neuromorphic" for j in todo)
+    return threads if recycles else 2 * threads
 
 
 def _collect(fut: Any, job: Job) -> dict[str, Any]:
