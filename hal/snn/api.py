@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,7 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
     prepared: dict[str, Lowered] = {}  # lowered (and quantized) once per target tried
 
     def net_for(t: Target, opts: dict[str, Any]) -> Lowered:
-        key = f"{t.precision}:{t.limits.model_dump_json()}"
+        key = f"{t.precision}:{t.limits.model_dump_json()}:{[opts[k] for k in OPTIONS]}"
         if key not in prepared:
             prepared[key] = _prepare(graph, t, opts, dt)
         return prepared[key]
@@ -211,16 +212,25 @@ class Executable:
         return SnnSession(stepper, self.net.n_in, batch, dict(self.net.depth))
 
     def run(self, inputs: Any, steps: int | None = None, seed: int | None = None,
-            record: str | Iterable[str] = ("spikes",)) -> SimResult:
+            record: str | Iterable[str] = ("spikes",), *, encoder: str | None = None,
+            encoder_options: dict[str, Any] | None = None) -> SimResult:
         """Run on ``inputs`` shaped (T, n_in) or (B, T, n_in); returns a SimResult.
 
         Args:
-            inputs: spikes (0/1) or analog values (cpu targets) per step.
+            inputs: spikes (0/1) or analog values (cpu targets) per step; with ``encoder``,
+                analog samples (n,) or (B, n) (a signal (T, n) or (B, T, n) for ``delta``).
             steps: steps to run (default: the input's length; shorter input is padded).
-            seed: recorded in provenance.
+            seed: recorded in provenance; the encoder's seed (0 when None).
             record: ``"spikes"`` (default), any of ``("spikes", "v", "u")``, or ``"all"``.
                 Recording states costs time and memory on every backend.
+            encoder: a name in ``hal.encode`` (``rate``, ``latency``, ``delta``,
+                ``population``): encodes ``inputs`` to spikes on the host first.
+            encoder_options: keyword options of the encoder.
         """
+        if encoder is not None:  # issue 14: analog input encoded on the host
+            from hal.snn.inference import encode_inputs
+
+            inputs = encode_inputs(inputs, encoder, steps, seed or 0, encoder_options)
         keys = _record(record) | {"spikes"}
         x, single, steps = as_batch(inputs, self.net.n_in, steps)
         comp = bool(self.options["compensate_delay"])
@@ -233,7 +243,19 @@ class Executable:
         log.info("ran %d steps x %d streams on %s", steps, x.shape[0], self.target.name,
                  extra={"target": self.target.name, "steps": steps, "batch": x.shape[0],
                         "record": sorted(keys), "seconds": timer.times["run_s"]})
-        return self._result(raw, steps, comp, single, timer.times, seed, keys)
+        res = self._result(raw, steps, comp, single, timer.times, seed, keys)
+        from hal.snn.inference import run_metrics  # activity and estimate, when first read
+
+        res.metrics_source = functools.partial(run_metrics, self.net, self.target,
+                                               res.spikes, x[:, :steps])
+        return res
+
+    def predict(self, x: Any, y: Any = None, **kwargs: Any) -> Any:
+        """Encode, run and decode a batch of samples: labels, accuracy against ``y``,
+        latency p50/p95/p99, activity and estimate (:func:`hal.snn.inference.predict`)."""
+        from hal.snn.inference import predict
+
+        return predict(self, x, y, **kwargs)
 
     def _result(self, raw, steps, comp, single, times, seed, keys) -> SimResult:
         spikes, states, delays = {}, {}, {}
