@@ -274,6 +274,24 @@ def test_killed_worker_loses_no_rows_and_its_job_is_retried(tmp_path):
     assert later and killed[0] not in {r["pid"] for r in later}
 
 
+@pytest.mark.slow
+def test_job_past_its_limit_on_dask_is_a_row_and_its_worker_restarted(tmp_path):
+    from hal.sweep.run import run_sweep
+
+    spec = write_spec(tmp_path, """\
+        name: slow
+        workloads: [{random_network: {n_in: 10, n_hidden: 300, n_out: 5}, steps: 200000}]
+        targets: [cpu]
+        """)
+    out = tmp_path / "r.parquet"
+    start = time.perf_counter()
+    report = run_sweep(spec, out, workers=1, time_limit_s=0.5, grace_s=0.1, progress=False)
+    assert (report.timeout, report.restarts) == (1, 1)
+    assert time.perf_counter() - start < 25  # the run alone takes about 30 s here
+    (row,) = rows(out)
+    assert row["status"] == "timeout" and "time limit of 0.5 s" in row["error"]
+
+
 # --- CLI and report --------------------------------------------------------------------
 
 

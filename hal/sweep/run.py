@@ -39,7 +39,7 @@ from typing import Any
 
 from hal.errors import ValidationError
 from hal.logs import get_logger
-from hal.sweep.jobs import run_job
+from hal.sweep.jobs import GRACE_S, run_job
 from hal.sweep.spec import Job, SweepSpec, expand, load_sweep
 from hal.sweep.store import ResultStore
 
@@ -99,7 +99,8 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, executor: str = 
               time_limit_s: float | None = None, recycle_after: int | None = None,
               retry_failed: bool = False, progress: bool = True,
               on_row: Callable[[dict[str, Any]], None] | None = None,
-              flush_rows: int = 16, flush_s: float = 2.0) -> SweepReport:
+              flush_rows: int = 16, flush_s: float = 2.0,
+              grace_s: float = GRACE_S) -> SweepReport:
     """Run every job of ``spec`` not yet in ``out``; rows are written as they arrive.
 
     Args:
@@ -115,6 +116,8 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, executor: str = 
         progress: show a progress bar on stderr.
         on_row: called with each row after it is queued for writing.
         flush_rows, flush_s: write a part file every this many rows or seconds.
+        grace_s: how long past its limit a job's watchdog waits for the backend to stop
+            itself before the row says ``timeout`` (and its Dask worker is restarted).
     """
     if executor not in EXECUTORS:
         raise ValidationError(f"executor '{executor}': choose one of {', '.join(EXECUTORS)}")
@@ -142,10 +145,10 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, executor: str = 
             try:
                 if executor == "local":
                     for job in todo:
-                        record(run_job(job, limit))
+                        record(run_job(job, limit, grace_s))
                 elif todo:
                     _run_dask(todo, record, report, workers=workers, scheduler=scheduler,
-                              limit=limit, recycle=recycle)
+                              limit=limit, recycle=recycle, grace_s=grace_s)
             except KeyboardInterrupt:
                 report.interrupted = True
                 store.flush()
@@ -208,7 +211,7 @@ def _cluster(workers: int, scheduler: str | None) -> contextlib.ExitStack:
 
 def _run_dask(todo: list[Job], record: Callable[[dict[str, Any]], None],
               report: SweepReport, *, workers: int, scheduler: str | None, limit: float,
-              recycle: int) -> None:
+              recycle: int, grace_s: float) -> None:
     import dask
     from distributed import as_completed
 
@@ -222,7 +225,7 @@ def _run_dask(todo: list[Job], record: Callable[[dict[str, Any]], None],
         def submit() -> None:
             if queue:
                 job = queue.popleft()
-                fut = client.submit(run_job, job, limit, pure=False,
+                fut = client.submit(run_job, job, limit, grace_s, pure=False,
                                     key=f"hal-sweep-{job.job_id}-{time.time_ns()}")
                 done[fut.key] = job
                 futures.add(fut)
