@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -292,7 +293,14 @@ def _grid(axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    st = path.stat()
+    return _digest_of(str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest_of(path: str, mtime_ns: int, size: int) -> str:
+    """SHA-256 of a file, read once per version (a grid names the same file many times)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def _params(spec: SweepSpec, w: WorkloadSpec, values: dict[str, Any]
