@@ -166,9 +166,11 @@ def _register_family_commands() -> None:
     from hal.faults.cli import robustness
     from hal.qubo.cli import solve
     from hal.snn.cli import run
+    from hal.sweep.cli import sweep
 
     main.add_command(run)
     main.add_command(solve)
+    main.add_command(sweep)
     main.add_command(robustness)
 
 
