@@ -25,6 +25,7 @@ X = (np.random.default_rng(0).random((25, 4)) < 0.4).astype(float)
 LAVA_PLANS = [({"dead_neurons": 0.3}, False), ({"saturated_neurons": 0.3}, False),
               ({"dead_synapses": 0.3}, False), ({"weight_bitflips": 0.1}, False),
               ({"weight_bitflips": 0.5, "bitflip_bit": 7}, False),
+              ({"weight_variation": 0.2}, False),
               ({"threshold_variation": 0.3}, False), ({"decay_variation": 0.3}, False),
               ({"input_noise": 0.1}, False), ({"dead_neurons": 0.2}, True)]
 
@@ -264,3 +265,24 @@ def test_health_monitor_detects_injected_dead_and_saturated_neurons(digits):
             rates[k].append(got[k]["detection_rate"])
             assert all(p == "lif2" for p, _ in got[k]["other_flagged"])  # downstream only
     assert np.mean(rates["silent"]) == 1.0 and np.mean(rates["saturated"]) == 1.0
+
+
+# -- liquid networks -------------------------------------------------------------------------
+
+def test_liquid_faults_give_the_same_faulty_net_on_every_liquid_target():
+    from hal.liquid.ir import random_cfc
+
+    net = random_cfc(3, 10, 2, seed=0)
+    u = np.random.default_rng(1).normal(size=(2, 30, 3))
+    clean = hal.compile(net, target="cpu-float").run(u).outputs
+    same = hal.compile(net, target="cpu-float", faults={"dead_neurons": 0.0}).run(u).outputs
+    assert np.array_equal(clean, same)
+    plan = {"dead_neurons": 0.3, "weight_variation": 0.1}
+    a = hal.compile(net, target="cpu-float", faults=plan, fault_seed=2)
+    assert a.faults.broken["dead_neurons"]["count"] > 0
+    out = a.run(u).outputs
+    assert not np.allclose(out, clean)
+    fixed = hal.compile(net, target="cpu", faults=plan, fault_seed=2).run(u).outputs
+    assert np.abs(fixed - out).max() < 0.05  # the same faulty net, quantized
+    with pytest.raises(ValidationError, match="liquid networks take dead_neurons"):
+        hal.compile(net, target="cpu-float", faults={"weight_bitflips": 0.1})

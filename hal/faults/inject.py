@@ -16,6 +16,7 @@ Kinds (rate = probability per neuron, synapse or bit; variation = relative std):
   ``weight_bits`` from the quantization report; option ``bitflip_bit`` flips only that bit).
   The stored word is the mantissa's magnitude (one-signed matrices) or the mantissa over 2
   in two's complement (mixed signs, whose lowest bit Loihi drops).
+- ``weight_variation``: each synapse's weight times ``1 + N(0, rate)`` (mismatch).
 - ``threshold_variation``, ``decay_variation``: each neuron's threshold (du and dv) times
   ``1 + N(0, rate)``, rounded and clipped to the target's widths.
 - ``input_noise``, ``adversarial``: perturb the input on the host
@@ -417,6 +418,24 @@ def decay_variation(net: Lowered, ctx: Context) -> dict[str, Any]:
                        "dv": np.clip(np.rint(p.fixed["dv"] * kv), 0, top).astype(int)}
         report[name] = {"du": np.round(ku, 6).tolist(), "dv": np.round(kv, 6).tolist()}
     return {"factors": report}
+
+
+@register_fault("weight_variation", "each synapse's weight times 1 + N(0, rate)")
+def weight_variation(net: Lowered, ctx: Context) -> dict[str, Any]:
+    """Scale each stored synapse by ``1 + N(0, rate)`` (mismatch of synaptic efficacy);
+    fixed point: the mantissa is rounded and clipped as Lava's ``Dense`` stores it."""
+    report, total = {}, 0
+    for c in net.connections:
+        r, col = _entries(c.mant if ctx.fixed else c.weight)
+        k = 1.0 + ctx.rate * ctx.rng.standard_normal(len(r))
+        c.weight = _assign(c.weight, r, col, _values(c.weight, r, col) * k)
+        if ctx.fixed:
+            c.mant = _assign(c.mant, r, col, np.rint(_values(c.mant, r, col) * k)
+                             .astype(np.int64))
+        report[_conn_name(c)] = {"row": r.tolist(), "col": col.tolist(),
+                                 "factor": np.round(k, 6).tolist()}
+        total += len(r)
+    return {"synapses": report, "count": total}
 
 
 register_fault("input_noise", "each input spike bit flips (analog input: + N(0, rate))",
