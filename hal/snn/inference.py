@@ -9,7 +9,7 @@ Example:
     >>> x = np.random.default_rng(0).random((5, 4))            # 5 samples in [0, 1]
     >>> p = predict(exe, x, encoder="rate", decoder="count", steps=32, seed=0)
     >>> p.labels.shape, sorted(p.latency_ms), p.estimate["estimate"]
-    ((5,), ['mean', 'p50', 'p95', 'p99', 'per_sample'], True)
+    ((5,), ['batch_size', 'mean', 'p50', 'p95', 'p99', 'per_sample'], True)
 """
 
 from __future__ import annotations
