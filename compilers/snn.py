@@ -69,16 +69,34 @@ class Connection:
     exp: int = 0
     delay: int = 0
 
+    def __post_init__(self) -> None:
+        self.weight, self.mant = self.matrix, self.mant_matrix  # to CSR, narrow ints
+
     @property
     def weight(self) -> np.ndarray:
-        """Dense float weights (n_target, n_source)."""
+        """Dense float weights (n_target, n_source); assigning a dense or sparse matrix
+        stores it as CSR."""
         return self.matrix.toarray()
+
+    @weight.setter
+    def weight(self, w: Any) -> None:
+        self.matrix = _pruned(w)
 
     @property
     def mant(self) -> np.ndarray | None:
         """Dense integer mantissas (n_target, n_source) as int64, or None before
-        quantization."""
+        quantization; assigning stores them as CSR at their narrowest width."""
         return None if self.mant_matrix is None else self.mant_matrix.toarray().astype(np.int64)
+
+    @mant.setter
+    def mant(self, m: Any) -> None:
+        if m is None:
+            self.mant_matrix = None
+            return
+        m = sp.csr_matrix(m)
+        m.eliminate_zeros()
+        lo, hi = (float(m.data.min()), float(m.data.max())) if m.nnz else (0.0, 0.0)
+        self.mant_matrix = m.astype(int_width(lo, hi))
 
 
 def int_width(lo: float, hi: float) -> type:
@@ -421,7 +439,7 @@ def lower(graph: nir.NIRGraph, dt: float = 1e-4) -> Lowered:
     return net
 
 
-def _pruned(w: sp.spmatrix) -> sp.csr_matrix:
+def _pruned(w: Any) -> sp.csr_matrix:
     w = sp.csr_matrix(w, dtype=np.float64)
     w.eliminate_zeros()
     w.sort_indices()

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,13 +80,17 @@ def compare_liquid(result: LiquidResult, reference: LiquidResult,
 
 
 def compile(net: Any, target: str | Target = "cpu-float", *,
-            fallback: bool | None = None, **options: Any) -> LiquidExecutable:
+            fallback: bool | None = None, faults: Any = None, fault_seed: int = 0,
+            **options: Any) -> LiquidExecutable:
     """Pick a target that can run liquid networks (see :func:`hal.select`).
 
     Args:
         net: a liquid IR net (``CfCNet``, ``LTCNet``, ``MultiTimescaleNet``) or a torch
             module :func:`hal.from_torch` reads (ncps ``CfC``/``LTC``, ``MultiTimescale``).
         target: target name or ``"auto"``.
+        faults, fault_seed: a fault plan for CfC nets (``dead_neurons``,
+            ``weight_variation``; :mod:`hal.faults.liquid`) applied to the IR, so every
+            target runs the same faulty net; ``exe.faults`` says what was broken.
         **options: fixed-point lowering options (:data:`hal.compilers.liquid.OPTIONS`:
             ``frac_bits``, ``lut_segments``) and the backend's own options.
     """
@@ -93,6 +98,14 @@ def compile(net: Any, target: str | Target = "cpu-float", *,
         from hal.liquid.torch_import import from_torch
 
         net = from_torch(net)
+    report = None
+    if faults is not None:  # issue 15: CfC faults on the IR (hal.faults.liquid)
+        from hal.faults import FaultPlan
+        from hal.faults.liquid import apply_liquid
+
+        plan = FaultPlan.parse(faults, fault_seed)
+        if not plan.empty:
+            net, report = apply_liquid(net, plan)
     timer = Timer()
 
     def fits(t: Target) -> str | None:
@@ -109,7 +122,9 @@ def compile(net: Any, target: str | Target = "cpu-float", *,
         opts = backend.resolve_options(chosen, options, extra=OPTIONS)
         lowered = quantize_liquid(net, chosen.limits, opts["frac_bits"], opts["lut_segments"]) \
             if chosen.precision == "fixed" else None
-    return LiquidExecutable(net, chosen, backend, opts, skips, timer.times, lowered)
+    exe = LiquidExecutable(net, chosen, backend, opts, skips, timer.times, lowered)
+    exe.faults = report
+    return exe
 
 
 class LiquidExecutable:
@@ -128,6 +143,16 @@ class LiquidExecutable:
         """Fixed-point targets: formats, per-parameter and lookup-table errors (None on
         float targets). Measure the output error with :func:`hal.compare`."""
         return None if self.fixed is None else self.fixed.report
+
+    def save(self, path: str | Path) -> None:
+        """Write the network and its fixed-point program (if any), target, options and
+        versions to ``path`` (``.npz``); :func:`hal.load_executable` reads it back and runs
+        it bit-identically. The file is written atomically."""
+        from hal.saved import describe, save_npz
+
+        meta, arrays = describe("liquid", {"net": self.net, "fixed": self.fixed},
+                                self.target, self.options, self.backend.packages)
+        save_npz(path, meta, arrays)
 
     def _stepper(self, batch: int) -> Any:
         net = self.net if self.fixed is None else self.fixed
@@ -158,6 +183,18 @@ class LiquidExecutable:
                             precision=self.target.precision,
                             timing={**self.compile_timing, **timer.times},
                             fallbacks=[s.to_dict() for s in self.skips], provenance=prov)
+
+
+def load_saved(meta: dict[str, Any], arrays: dict[str, np.ndarray],
+               graph: Any = None) -> LiquidExecutable:
+    """A :class:`LiquidExecutable` from a file written by :meth:`LiquidExecutable.save`."""
+    from hal import saved
+    from hal.registry import get_backend
+
+    target, options = saved.target_and_options(meta)
+    prog = saved.program(meta, arrays)
+    return LiquidExecutable(prog["net"], target, get_backend(target.backend), options, [],
+                            {}, prog["fixed"])
 
 
 class LiquidSession(Session):

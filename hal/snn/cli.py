@@ -16,7 +16,7 @@ console = Console()
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="cpu", show_default=True)
-@click.option("--input", "input_path", type=click.Path(dir_okay=False), required=True,
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None,
               help="Input .npy shaped (T, n_in).")
 @click.option("--steps", type=int, default=None, help="Steps to run (default: input length).")
 @click.option("--dt", type=float, default=1e-4, show_default=True, help="Time step (s).")
@@ -25,31 +25,66 @@ console = Console()
 @click.option("--fallback", is_flag=True, help="Fall back when the target is unavailable.")
 @click.option("--save", type=click.Path(dir_okay=False), default=None, help="Write an .npz.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Raster PNG.")
+@click.option("-o", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Compile or backend option (repeatable), e.g. -o v_scale=64.")
 @click.option("--record", default="spikes", show_default=True,
               help="What to record: spikes, or a comma list of spikes,v,u, or all.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--no-type-check", is_flag=True, help="Skip NIR's shape inference on load.")
+# issue 14: inference on a data set (hal.snn.infer_cli)
+@click.option("--data", type=click.Path(dir_okay=False), default=None,
+              help="Samples .npz with x (analog, [0, 1]) and optional y labels: predict "
+                   "each, print accuracy, latency p50/p95/p99, activity and estimate.")
+@click.option("--encode", default=None, help="Encoder of analog input: rate, latency, "
+              "delta, population (default rate with --data).")
+@click.option("--decode", default="count", show_default=True,
+              help="Decoder with --data: count, rate, first_spike, membrane.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Encoder seed.")
+@click.option("--limit", type=int, default=None, help="Only the first N samples of --data.")
+@click.option("--batch-size", type=int, default=1, show_default=True,
+              help="Samples per run with --data (1: true per-sample latency).")
+# issue 15: fault plans and TMR (hal.faults)
+@click.option("--faults", default=None, metavar="KIND=RATE,...",
+              help="Fault plan applied at compile time, e.g. dead_neurons=0.1,"
+                   "weight_bitflips=1e-3 (hal robustness --list-faults lists the kinds).")
+@click.option("--fault-seed", type=int, default=0, show_default=True,
+              help="Seed that picks the faults' victims.")
+@click.option("--tmr", is_flag=True, help="Triplicate spiking populations with a vote.")
 def run(model, target, input_path, steps, dt, other, compensate_delay, fallback, save, plot,
-        record, as_json, no_type_check) -> None:
+        option_pairs, record, as_json, no_type_check, data, encode, decode, seed, limit,
+        batch_size, faults, fault_seed, tmr) -> None:
     """Run a NIR network on a target (optionally compare with another target)."""
     import hal
+    from hal._cli_options import parse_options
     from hal.errors import ValidationError
 
     graph = hal.load(model, type_check=not no_type_check)
+    opts = parse_options(option_pairs)
+    if compensate_delay:
+        opts["compensate_delay"] = True
+    if faults or tmr:
+        opts.update(faults=faults, fault_seed=fault_seed, tmr=tmr)
+    fb = True if fallback else None
+    if data is not None:
+        from hal.snn.infer_cli import run_data
+
+        sys.exit(run_data(graph, target, data, encode=encode or "rate", decode=decode,
+                          steps=steps or 32, seed=seed, dt=dt, fallback=fb, limit=limit,
+                          batch_size=batch_size, other=other, as_json=as_json, **opts))
+    if input_path is None:
+        raise ValidationError("give --input x.npy (network input) or --data d.npz (samples)")
     try:
         x = np.load(input_path)
     except (OSError, ValueError) as exc:
         raise ValidationError(f"{input_path}: cannot read .npy input ({exc})") from None
-    opts = {"compensate_delay": True} if compensate_delay else {}
-    fb = True if fallback else None
     keys = "all" if record.strip() == "all" else [k.strip() for k in record.split(",")]
     with console.status(f"running on {target}...", spinner="dots"):
         res = hal.compile(graph, target=target, dt=dt, fallback=fb, **opts).run(
-            x, steps, record=keys)
+            x, steps, seed, record=keys, encoder=encode)
         report = None
         if other:
             ref = hal.compile(graph, target=other, dt=dt, fallback=fb, **opts).run(
-                x, steps, record=keys)
+                x, steps, seed, record=keys, encoder=encode)
             report = hal.compare(res, ref)
     if save:
         arrays = {f"{n}.spikes": s for n, s in res.spikes.items()}
@@ -84,7 +119,9 @@ def _table(res, report, other) -> None:
                       f"{'PASS' if report.passed else 'FAIL'}", highlight=False)
 
 
-def _plot(res, path: str) -> None:
+def raster_figure(res):
+    """A matplotlib figure: one spike raster per population (stream 0 of a batch), and v
+    of the first population that recorded it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -95,20 +132,27 @@ def _plot(res, path: str) -> None:
     rows = len(nodes) + (1 if with_v else 0)
     fig, axes = plt.subplots(rows, 1, figsize=(8, 2 + 1.5 * rows), sharex=True, squeeze=False)
     axes = axes[:, 0]
+    batched = res.spikes[nodes[0]].ndim == 3
     for ax, node in zip(axes, nodes, strict=False):
-        s = res.spikes[node] if res.spikes[node].ndim == 2 else res.spikes[node][0]
+        s = res.spikes[node][0] if batched else res.spikes[node]
         t, n = np.nonzero(s)
         ax.scatter(t, n, s=2, color="k")
         ax.set_ylim(-0.5, s.shape[1] - 0.5)
         ax.set_ylabel(f"{node}\nneuron")
     if with_v:
         v = res.voltage(with_v[0])
-        axes[-1].plot(v if v.ndim == 2 else v[0], lw=0.7)
+        axes[-1].plot(v[0] if batched else v, lw=0.7)
         axes[-1].set_ylabel(f"v ({with_v[0]})")
-    axes[0].set_title(f"spikes on {res.target} (batch stream 0)" if res.spikes[nodes[0]].ndim
-                      == 3 else f"spikes on {res.target}")
+    axes[0].set_title(f"spikes on {res.target}" + (" (stream 0)" if batched else ""))
     axes[-1].set_xlabel("step")
     fig.tight_layout()
+    return fig
+
+
+def _plot(res, path: str) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = raster_figure(res)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -117,8 +161,11 @@ def check_model(path: str, target: str, as_json: bool) -> int:
     """Print the mapping of a model onto a target; 2 when it does not fit."""
     import hal
     from hal.snn.api import check
+    from hal.snn.infer_cli import check_estimate, print_check_estimate
 
-    report = check(hal.load(path), target)
+    graph = hal.load(path)
+    report = check(graph, target)
+    report["estimate"] = check_estimate(graph, target)  # issue 14
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -131,4 +178,5 @@ def check_model(path: str, target: str, as_json: bool) -> int:
             console.print(f"[yellow]warning:[/] {w}", highlight=False)
         for prob in m["problems"]:
             console.print(f"[red]does not fit:[/] {prob}", highlight=False)
+        print_check_estimate(report["estimate"])
     return 0 if report["fits"] else 2
