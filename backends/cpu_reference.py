@@ -42,13 +42,7 @@ class CpuReferenceBackend(SpikingBackend, LiquidBackend):
     requires = ("numpy",)
     install_hint = "pip install numpy"
     packages = ("numpy",)
-    options: dict[str, Option] = {
-        "kernel": Option("auto", "spiking time loop: numba (compiled), numpy (the fallback) "
-                         "or auto (numba where installed)", probe="numpy"),
-        "synapses": Option("auto", "weight rows by source: event (sparse rows), dense "
-                           "(dense rows) or auto (dense where a connection is dense)",
-                           probe="event"),
-    }
+    options: dict[str, Option] = {}  # the engine's kernel and synapses are picked for the net
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target, options: dict[str, Any],
                  record: frozenset[str] = frozenset({"spikes"})
@@ -60,9 +54,7 @@ class CpuReferenceBackend(SpikingBackend, LiquidBackend):
     def open_spiking(self, net: Lowered, batch: int, target: Target, options: dict[str, Any],
                      record: frozenset[str] = frozenset({"spikes"})) -> SnnStepper:
         """A stepper holding spiking state for ``batch`` streams."""
-        return SnnStepper(net, batch, target.precision == "fixed", record,
-                          kernel=options.get("kernel", "auto"),
-                          synapses=options.get("synapses", "auto"))
+        return SnnStepper(net, batch, target.precision == "fixed", record)
 
     def open_liquid(self, net: Any, batch: int, target: Target,
                     options: dict[str, Any]) -> LiquidStepper | FixedLiquidStepper:

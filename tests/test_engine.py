@@ -65,19 +65,29 @@ def test_compiled_loop_equals_numpy_fallback(target):
 def test_graded_input_fixed_point_truncates_like_before(kernel, benchmarks):
     ref = np.loadtxt(benchmarks / "nir" / "01_lif" / "lif_lava_cpu_fixed.csv", delimiter=",")
     g = hal.load(benchmarks / "nir" / "01_lif" / "lif_norse.nir")
-    exe = hal.compile(g, target="cpu", v_scale=256, rounding="floor", decay_scale=4095,
-                      kernel=kernel)
-    res = exe.run(ref[:, :1], record="v")
-    assert np.flatnonzero(res.spikes["1"][:, 0]).tolist() == [461, 511, 711, 761]
-    assert np.array_equal(res.states["1"]["v"][:, 0], ref[:, 1])
+    net = hal.compile(g, target="cpu", v_scale=256, rounding="floor", decay_scale=4095).net
+    res = Engine(net, 1, True, frozenset({"spikes", "v"}), kernel=kernel).run(ref[None, :, :1])
+    assert np.flatnonzero(res["1"]["spikes"][0, :, 0]).tolist() == [461, 511, 711, 761]
+    assert np.array_equal(res["1"]["v"][0, :, 0], ref[:, 1])
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("target", ["cpu", "cpu-float"])
-def test_batched_equals_per_stream_and_session_equals_run(kernel, target):
+def test_engine_batched_equals_per_stream(kernel, target):
     g = random_network(5, 40, 4, seed=9, recurrent=True, density=0.3)
     x = (np.random.default_rng(2).random((4, 50, 5)) < 0.3).astype(float)
-    exe = hal.compile(g, target=target, kernel=kernel)
+    net, fixed = hal.compile(g, target=target).net, target == "cpu"
+    batch = Engine(net, 4, fixed, ALL, kernel=kernel).run(x)
+    for b in range(4):
+        one = Engine(net, 1, fixed, ALL, kernel=kernel).run(x[b:b + 1])
+        _same({n: {k: a[b:b + 1] for k, a in r.items()} for n, r in batch.items()}, one, fixed)
+
+
+@pytest.mark.parametrize("target", ["cpu", "cpu-float"])
+def test_batched_equals_per_stream_and_session_equals_run(target):
+    g = random_network(5, 40, 4, seed=9, recurrent=True, density=0.3)
+    x = (np.random.default_rng(2).random((4, 50, 5)) < 0.3).astype(float)
+    exe = hal.compile(g, target=target)
     batch = exe.run(x, record="all")
     for b in range(4):
         one = exe.run(x[b], record="all")
