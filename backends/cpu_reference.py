@@ -26,6 +26,8 @@ from hal.backend import LiquidBackend, Option, SpikingBackend
 from hal.compilers.liquid import FixedLiquid
 from hal.compilers.snn import Lowered
 from hal.liquid.reference import FixedLiquidStepper, LiquidStepper
+from hal.snn import learning
+from hal.snn.learning import plastic
 from hal.target import Target
 
 
@@ -43,11 +45,15 @@ class CpuReferenceBackend(SpikingBackend, LiquidBackend):
                  ) -> dict[str, dict[str, np.ndarray]]:
         """Run ``x`` shaped (B, T, n_in); returns per population the recorded keys
         (B, T, N)."""
+        if plastic(net):  # issue 17: learning runs in hal.snn.learning's numpy stepper
+            return learning.simulate(net, x, target.precision == "fixed", record)
         return simulate(net, x, target.precision == "fixed", record)
 
     def open_spiking(self, net: Lowered, batch: int, target: Target, options: dict[str, Any],
                      record: frozenset[str] = frozenset({"spikes"})) -> SnnStepper:
         """A stepper holding spiking state for ``batch`` streams."""
+        if plastic(net):  # issue 17
+            return learning.LearningStepper(net, batch, target.precision == "fixed", record)
         return SnnStepper(net, batch, target.precision == "fixed", record)
 
     def open_liquid(self, net: Any, batch: int, target: Target,

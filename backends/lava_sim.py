@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from hal.backend import Availability, LiquidBackend, Option, SpikingBackend
+from hal.backend import WEIGHTS_KEY, Availability, LiquidBackend, Option, SpikingBackend
 from hal.compilers.snn import Lowered
 from hal.errors import HALTimeoutError, ValidationError
+from hal.snn.learning import conn_name, effective, weight_unit
 from hal.target import Target
 
 
@@ -70,8 +71,12 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
         _check_spikes(x)
         fixed = target.precision == "fixed"
         runs = [_run_one(net, xb, fixed, options, record) for xb in x]
-        return {p: {k: np.stack([r[p][k] for r in runs]) for k in runs[0][p]}
-                for p in net.populations}
+        out: dict[str, Any] = {p: {k: np.stack([r[p][k] for r in runs]) for k in runs[0][p]}
+                               for p in net.populations}
+        if WEIGHTS_KEY in runs[0]:  # plastic connections: each stream learns on its own
+            out[WEIGHTS_KEY] = {k: np.concatenate([r[WEIGHTS_KEY][k] for r in runs])
+                                for k in runs[0][WEIGHTS_KEY]}
+        return out
 
 
 def _check_spikes(x: np.ndarray) -> None:
@@ -278,9 +283,11 @@ def _neurons(pop, fixed: bool):
     return HeteroLIF(shape=(pop.size,), du=du, dv=dv, vth=vth, **bias)
 
 
-def _network(net: Lowered, fixed: bool, source: Any) -> dict[str, Any]:
-    """One process per population and a ``Dense``/``DelayDense`` per connection, with the
-    network input taken from the OutPort ``source``."""
+def _network(net: Lowered, fixed: bool, source: Any,
+             plastic_procs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One process per population and a ``Dense``/``DelayDense`` per connection (a
+    ``LearningDense`` where the connection is plastic, collected in ``plastic_procs``),
+    with the network input taken from the OutPort ``source``."""
     from lava.proc.dense.process import DelayDense, Dense
 
     procs = {name: _neurons(pop, fixed) for name, pop in net.populations.items()}
@@ -288,14 +295,57 @@ def _network(net: Lowered, fixed: bool, source: Any) -> dict[str, Any]:
         bits = net.quantization["format"]["weight_bits"] if fixed else None
         kw = {"weight_exp": int(c.exp), "num_weight_bits": int(bits)} if fixed else {}
         w = c.mant if fixed else c.weight
-        dense = DelayDense(weights=w, delays=int(c.delay), **kw) if c.delay else \
-            Dense(weights=w, **kw)
+        if c.rule is not None:
+            dense = _learning_dense(net, c, fixed, w, kw)
+            procs[c.target].s_out.connect(dense.s_in_bap)
+        elif c.delay:
+            dense = DelayDense(weights=w, delays=int(c.delay), **kw)
+        else:
+            dense = Dense(weights=w, **kw)
         (source if c.source == "input" else procs[c.source].s_out).connect(dense.s_in)
         dense.a_out.connect(procs[c.target].a_in)
+        if plastic_procs is not None and c.rule is not None:
+            plastic_procs[conn_name(c)] = dense
     return procs
 
 
+def _learning_dense(net: Lowered, c: Any, fixed: bool, w: np.ndarray, kw: dict) -> Any:
+    """Issue 17: a plastic connection as Lava's ``LearningDense`` with ``STDPLoihi``
+    (the post population's spikes back-propagate into ``s_in_bap``)."""
+    from lava.proc.dense.process import LearningDense
+    from lava.proc.learning_rules.stdp_learning_rule import STDPLoihi
+    from lava.utils.weightutils import SignMode
+
+    r = effective(net, c, fixed)
+    rule = STDPLoihi(learning_rate=r.learning_rate, A_plus=r.A_plus, A_minus=r.A_minus,
+                     tau_plus=r.tau_plus, tau_minus=r.tau_minus, x1_impulse=r.x1_impulse,
+                     y1_impulse=r.y1_impulse, t_epoch=int(r.t_epoch), rng_seed=int(r.rng_seed))
+    sign = {"mixed": SignMode.MIXED, "excitatory": SignMode.EXCITATORY,
+            "inhibitory": SignMode.INHIBITORY}[r.sign_mode]
+    return LearningDense(weights=np.asarray(w), learning_rule=rule, sign_mode=sign, **kw)
+
+
 _VARS = {"spikes": "s_out", "v": "v", "u": "u"}
+
+
+def _weight_history(net: Lowered, fixed: bool, learning: dict[str, Any],
+                    mons: dict[str, Any], T: int) -> dict[str, np.ndarray]:
+    """Each plastic connection's weights at every epoch's end (row 0: compiled), float
+    units, as the cpu targets report them."""
+    hist = {}
+    for c in net.connections:
+        name = conn_name(c)
+        if name not in learning:
+            continue
+        dense, te = learning[name], int(c.rule.t_epoch)
+        data = np.asarray(mons[name].get_data()[dense.name]["weights"]).reshape(
+            T, *c.weight.shape)
+        w0 = c.mant if fixed else c.weight
+        if fixed and c.rule.sign_mode == "mixed":  # Lava truncates the lowest bit first
+            w0 = (np.asarray(w0, np.int64) >> 1) << 1
+        rows = [np.asarray(w0, float), *data[te - 1::te].astype(float)]
+        hist[name] = (np.stack(rows) * weight_unit(net, c, fixed))[None]
+    return hist
 
 
 def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any],
@@ -307,7 +357,12 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any],
 
     T = x.shape[0]
     source = RingBuffer(data=x.T.astype(int if fixed else float))
-    procs = _network(net, fixed, source.s_out)
+    learning: dict[str, Any] = {}
+    procs = _network(net, fixed, source.s_out, learning)
+    w_mons = {}
+    for name, dense in learning.items():
+        w_mons[name] = Monitor()
+        w_mons[name].probe(dense.weights, T)
     monitors = {}
     for name, proc in procs.items():
         monitors[name] = {}
@@ -336,6 +391,8 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any],
                 rec[key] = data > 0 if key == "spikes" else \
                     data.astype(np.int64) if fixed else data
             out[name] = rec
+        if learning:
+            out[WEIGHTS_KEY] = _weight_history(net, fixed, learning, w_mons, T)
         return out
     finally:
         anchor.stop()

@@ -39,6 +39,11 @@ if TYPE_CHECKING:
 #: what a spiking run can record per population; ``"spikes"`` is the default
 RECORDABLE = ("spikes", "v", "u")
 
+#: key of ``simulate``'s result holding, for networks with plastic connections, each one's
+#: weights at every learning epoch's end: ``{"source->target": (B, epochs + 1, N, M)}`` in
+#: float units, row 0 the compiled weights (:mod:`hal.snn.learning`)
+WEIGHTS_KEY = "@weights"
+
 
 @dataclass(frozen=True)
 class Availability:
@@ -159,7 +164,9 @@ class SpikingBackend(Backend):
         Returns:
             population -> {key: array (B, T, N)} for each key in ``record`` (a subset of
             :data:`RECORDABLE`): ``spikes`` as bool, ``v`` and ``u`` as the backend's
-            numbers (integers for fixed point). Keys not asked for may be left out.
+            numbers (integers for fixed point). Keys not asked for may be left out. A
+            network with plastic connections also returns their weight histories under
+            :data:`WEIGHTS_KEY`.
         """
         raise NotImplementedError
 

@@ -24,6 +24,11 @@ class SimResult(Result):
         steps: time steps per stream.
         outputs: the graph's output populations.
         record: what was recorded (``spikes``, ``v``, ``u``).
+        weights: plastic connection (``source->target``) -> its weights after the run, in
+            float units, (N, M) or (B, N, M) (:mod:`hal.snn.learning`); empty without
+            learning.
+        weight_history: the same at every learning epoch's end, (epochs + 1, N, M) or
+            (B, epochs + 1, N, M); row 0 holds the compiled weights.
         metrics_source: computes ``(activity, estimate)`` when first read.
     """
 
@@ -34,6 +39,8 @@ class SimResult(Result):
     steps: int = 0
     outputs: list[str] = field(default_factory=list)
     record: tuple[str, ...] = ("spikes",)
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    weight_history: dict[str, np.ndarray] = field(default_factory=dict)
     metrics_source: Callable[[], tuple[dict[str, Any], dict[str, Any]]] | None = field(
         default=None, repr=False, compare=False)
     _metrics: tuple[dict[str, Any], dict[str, Any]] | None = field(
