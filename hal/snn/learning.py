@@ -193,6 +193,40 @@ def rule_of(node: Any, name: str = "a node") -> STDP | None:
     return STDP.from_metadata(meta[META_KEY], f"node '{name}'") if META_KEY in meta else None
 
 
+def random_plastic_network(n_in: int = 4, n_out: int = 2, seed: int = 0,
+                           rule: STDP | None = None, *, hidden: int = 0) -> Any:
+    """A seeded random network whose connections all learn: input -> Linear -> LIF
+    [-> Linear -> LIF when ``hidden`` > 0], positive weights that make the neurons fire
+    every few steps at 30 % input spikes (``dt`` = 1e-4, tau = 1 ms, threshold 1).
+
+    Example:
+        >>> g = random_plastic_network(3, 2, seed=1)
+        >>> sorted(n for n in g.nodes if rule_of(g.nodes[n]) is not None)
+        ['fc1']
+    """
+    import nir
+
+    rng = np.random.default_rng(seed)
+    rule = rule or STDP(learning_rate=2 ** -7, x1_impulse=2.0, y1_impulse=2.0, tau_plus=4.0,
+                        tau_minus=4.0, rng_seed=seed, sign_mode="excitatory")
+    sizes = [n_in, *([hidden] if hidden else []), n_out]
+    nodes: dict[str, Any] = {"input": nir.Input(input_type=np.array([n_in]))}
+    edges, prev = [], "input"
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), 1):
+        w = rng.uniform(0.5, 1.5, (b, a)) * 10.0 / a
+        nodes[f"fc{i}"] = nir.Linear(weight=w.astype(np.float32))
+        nodes[f"lif{i}"] = nir.LIF(tau=np.full(b, 1e-3), r=np.ones(b), v_leak=np.zeros(b),
+                                   v_threshold=np.ones(b), v_reset=np.zeros(b))
+        edges += [(prev, f"fc{i}"), (f"fc{i}", f"lif{i}")]
+        prev = f"lif{i}"
+    nodes["output"] = nir.Output(output_type=np.array([n_out]))
+    edges.append((prev, "output"))
+    g = nir.NIRGraph(nodes=nodes, edges=edges)
+    for i in range(1, len(sizes)):
+        attach(g, f"fc{i}", rule)
+    return g
+
+
 def conn_name(c: Any) -> str:
     """How results name a connection: ``source->target``."""
     return f"{c.source}->{c.target}"
