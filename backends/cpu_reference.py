@@ -38,6 +38,7 @@ class CpuReferenceBackend(SpikingBackend, LiquidBackend):
     requires = ("numpy",)
     install_hint = "pip install numpy"
     packages = ("numpy",)
+    learns = True  # plastic connections: hal.snn.learning's numpy stepper
     options: dict[str, Option] = {}
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target, options: dict[str, Any],

@@ -30,6 +30,7 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
     requires = ("lava",)
     install_hint = "Lava needs Python 3.10: pip install 'nq-hal[lava]' on Python 3.10"
     packages = ("lava-nc",)
+    learns = True  # plastic connections: LearningDense with STDPLoihi
     options = {
         "timeout_s": Option(300.0, "wall-clock limit of one run or one session step, in "
                             "seconds; past it the runtime is stopped and HALTimeoutError "

@@ -155,7 +155,14 @@ class Backend:
 
 
 class SpikingBackend(Backend):
-    """Runs lowered spiking networks (:class:`hal.compilers.snn.Lowered`)."""
+    """Runs lowered spiking networks (:class:`hal.compilers.snn.Lowered`).
+
+    Attributes:
+        learns: runs plastic connections (:mod:`hal.snn.learning`); a backend that does
+            not is refused a network with a learning rule at compile time.
+    """
+
+    learns: ClassVar[bool] = False
 
     def simulate(self, net: Any, x: np.ndarray, target: Target, options: dict[str, Any],
                  record: frozenset[str] = frozenset({"spikes"})) -> dict[str, dict[str, Any]]:

@@ -146,3 +146,12 @@ def test_cpu_learning_equals_lava_float_and_bit_approximate(seed, t_epoch):
         assert np.abs(a - b).max() <= 1e-9
         assert np.array_equal(h["cpu"][name], h["loihi2-sim"][name])
         assert not np.array_equal(h["cpu"][name][0], h["cpu"][name][-1])
+
+
+@pytest.mark.skipif(not has_module("torch"), reason="torch is not installed")
+def test_a_backend_without_learning_refuses_a_plastic_network():
+    g = random_plastic_network(3, 2, seed=0)
+    with pytest.raises(hal.CompileError, match="does not run learning rules.*learning=False"):
+        hal.compile(g, target="torch", fallback=False)
+    assert hal.compile(g, target="torch", fallback=False, learning=False).run(
+        _spikes(0, 5, 3, 0.5)).weights == {}

@@ -162,6 +162,11 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
         opts = backend.resolve_options(chosen, options,
                                        extra={**OPTIONS, **EXECUTABLE_OPTIONS})
         net = net_for(chosen, opts)
+    if plastic(net) and not backend.learns:  # issue 17
+        raise CompileError(f"target '{chosen.name}' (backend {backend.name}) does not run "
+                           f"learning rules ({', '.join(conn_name(c) for c in plastic(net))}"
+                           " are plastic); use cpu, cpu-float, loihi2-sim or loihi2-sim-float, "
+                           "or compile with learning=False")
     log.info("compiled %d neurons for %s", net.num_neurons, chosen.name,
              extra={"target": chosen.name, "backend": backend.name,
                     "neurons": net.num_neurons, "seconds": timer.times["compile_s"]})
