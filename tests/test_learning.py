@@ -105,6 +105,9 @@ def test_learning_switch_and_session_weights():
     res = hal.compile(g, target="cpu").run(x)
     hist = res.weight_history["input->lif1"]
     assert hist.shape == (16, 3, 4) and not np.array_equal(hist[0], hist[-1])
+    summary = res.to_dict()["learning"]["input->lif1"]
+    assert summary["epochs"] == 15
+    assert summary["max_abs_change"] == float(np.abs(hist[-1] - hist[0]).max()) > 0
     frozen = hal.compile(g, target="cpu", learning=False).run(x)
     plain = hal.compile(random_plastic_network(4, 3, seed=2, rule=RULE, hidden=3),
                         target="cpu", learning=False)
