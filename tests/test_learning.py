@@ -158,3 +158,19 @@ def test_a_backend_without_learning_refuses_a_plastic_network():
         hal.compile(g, target="torch", fallback=False)
     assert hal.compile(g, target="torch", fallback=False, learning=False).run(
         _spikes(0, 5, 3, 0.5)).weights == {}
+
+
+@lava
+@pytest.mark.timeout(240)
+def test_lava_session_learns_as_the_cpu_run_does():
+    g = random_plastic_network(3, 2, seed=1, rule=STDP(learning_rate=2 ** -6, x1_impulse=4.0,
+                                                       y1_impulse=4.0, rng_seed=1))
+    x = _spikes(1, 30, 3, 0.5)
+    ref = hal.compile(g, target="cpu").run(x)
+    frozen = hal.compile(g, target="cpu", learning=False).run(x)
+    assert not np.array_equal(ref.spikes["lif1"], frozen.spikes["lif1"])
+    with hal.compile(g, target="loihi2-sim", fallback=False).open() as s:
+        got = np.array([s.step(xt)["lif1"] for xt in x])
+        with pytest.raises(hal.CompileError, match="cannot read weights while stepping"):
+            s.weights  # noqa: B018
+    assert np.array_equal(got, ref.spikes["lif1"])
