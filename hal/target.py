@@ -62,6 +62,7 @@ class NeuroLimits(_Strict):
     learning_trace_bits: int | None = Field(None, gt=0, le=32)
     learning_trace_frac_bits: int | None = Field(None, ge=0, le=32)  # impulse fraction
     learning_accumulator_bits: int | None = Field(None, gt=0, le=62)  # dw sum, unsigned
+    learning_scale_mant_bits: int | None = Field(None, gt=0, le=16)  # dw product's scale
 
 
 class NoiseSpec(_Strict):

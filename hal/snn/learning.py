@@ -50,6 +50,10 @@ from hal.errors import CompileError, ValidationError
 #: NIR node metadata key holding a rule (a dict of the :class:`STDP` fields)
 META_KEY = "nq_hal.plasticity"
 _SIGNS = ("mixed", "excitatory", "inhibitory")
+# Lava's encoding of a product's scale (lava-nc 0.10.0 product_series.py, Product and
+# _generate_product), used by its float and fixed models alike: s_mantissa * 2**(s_exp - 7)
+# with s_mantissa in [-8, 8) and s_exp - 7 in [-7, 9)
+_S_EXP_OFFSET, _S_MANT_RANGE, _S_EXP_RANGE = 7, (-8, 8), (-7, 9)
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,8 @@ def _check(rule: STDP, where: str) -> None:
         raise ValidationError(f"{where}: sign_mode must be one of {', '.join(_SIGNS)}, "
                               f"got '{rule.sign_mode}'")
     for dep, m, e in rule.terms():
-        if not (-8 <= m < 8 and -7 <= e - 7 < 9):
+        if not (_S_MANT_RANGE[0] <= m < _S_MANT_RANGE[1]
+                and _S_EXP_RANGE[0] <= e - _S_EXP_OFFSET < _S_EXP_RANGE[1]):
             raise ValidationError(
                 f"{where}: learning_rate * {'A_minus' if dep == 'x0' else 'A_plus'} is "
                 f"{m} * 2**{e - 7}, outside Loihi's scaling factor (mantissa in [-8, 8), "
@@ -171,7 +176,7 @@ def _product(lr: float, a: float) -> tuple[int, int]:
     m, e = m1 * m2, e1 + e2  # lava-nc ProductSeries._generate_product
     while abs(m) > 7 and m % 2 == 0 and e < 8:
         m, e = m // 2, e + 1
-    return m, e + 7  # Lava stores the exponent offset by 7
+    return m, e + _S_EXP_OFFSET
 
 
 def attach(graph: Any, node: str, rule: STDP) -> Any:
@@ -265,7 +270,7 @@ def check_lowered(net: Any) -> None:
 def learning_format(limits: Any) -> dict[str, int]:
     """The learning engine's widths from a target's limits (fixed point)."""
     keys = ("learning_trace_bits", "learning_trace_frac_bits", "learning_accumulator_bits",
-            "weight_bits")
+            "learning_scale_mant_bits", "weight_bits")
     missing = [k for k in keys if getattr(limits, k, None) is None]
     if missing:
         raise ValidationError(f"plastic connections on a fixed-point target need limits "
@@ -388,7 +393,7 @@ class Learner:
         dw = None
         for dep, m, e in self.terms:
             d, f = factor[dep]
-            term = m * 2. ** (e - 7) * d * f
+            term = m * 2. ** (e - _S_EXP_OFFSET) * d * f
             dw = term if dw is None else dw + term
         w = self.w[b] + dw
         if r.sign_mode == "excitatory":
@@ -417,13 +422,12 @@ class Learner:
         shift = (acc_u + 1) - (w_u + 1)
         lo, hi = -(2 ** acc_u) - 1, 2 ** acc_u - 1
         res = w.astype(np.int64) << shift
-        smant_bits = 4  # noqa: F841  (width of s_mantissa, already range-checked)
         for dep, m, e in self.terms:
             d, val = factor[dep]
             cur = np.ones(w.shape, np.int64) * d
             cur = cur * np.clip(val, -(2 ** tb), 2 ** tb - 1).astype(np.int64)
             cur = cur * m
-            cur = np.right_shift(cur, max(0, tb + 4 - acc_u))
+            cur = np.right_shift(cur, max(0, tb + f["learning_scale_mant_bits"] - acc_u))
             cur = np.left_shift(cur, e) if e >= 0 else np.right_shift(cur, -e)
             res = np.clip(res + np.clip(cur, lo, hi), lo, hi)
         sign = self.rule.sign_mode
