@@ -120,7 +120,12 @@ class STDP:
 
     def terms(self) -> list[tuple[str, int, int]]:
         """Lava's product series of dw: ``(dependency, s_mantissa, s_exp)`` per product,
-        in Lava's order; a product is ``s_mantissa * 2**(s_exp - 7) * dep * trace``."""
+        in Lava's order; a product is ``s_mantissa * 2**(s_exp - 7) * dep * trace``.
+
+        Example:
+            >>> STDP(learning_rate=0.5, A_plus=3, A_minus=-1.5).terms()  # -1.5 becomes -2
+            [('x0', -1, 7), ('y0', 3, 6)]
+        """
         return [("x0", *_product(self.learning_rate, self.A_minus)),
                 ("y0", *_product(self.learning_rate, self.A_plus))]
 
@@ -181,7 +186,18 @@ def _product(lr: float, a: float) -> tuple[int, int]:
 
 def attach(graph: Any, node: str, rule: STDP) -> Any:
     """Make the connection that NIR node ``node`` (Affine or Linear) lowers into plastic:
-    writes ``rule`` into the node's metadata (in place) and returns the graph."""
+    writes ``rule`` into the node's metadata (in place) and returns the graph.
+
+    Example:
+        >>> from hal.snn.ir import random_network
+        >>> g = attach(random_network(3, 4, 2), "fc2", STDP(t_epoch=2))
+        >>> g.nodes["fc2"].metadata[META_KEY]["t_epoch"]
+        2
+        >>> attach(g, "lif1", STDP())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        hal.errors.ValidationError: node 'lif1' is LIF; a learning rule goes on an Affine ...
+    """
     import nir
 
     obj = graph.nodes.get(node)
