@@ -30,7 +30,9 @@ from hal.backend import LiquidBackend, Option, SpikingBackend
 from hal.compilers.liquid import FixedLiquid
 from hal.compilers.snn import Lowered
 from hal.liquid.reference import FixedLiquidStepper, LiquidStepper
+from hal.snn import learning
 from hal.snn.engine import Engine
+from hal.snn.learning import plastic
 from hal.target import Target
 
 
@@ -42,6 +44,7 @@ class CpuReferenceBackend(SpikingBackend, LiquidBackend):
     requires = ("numpy",)
     install_hint = "pip install numpy"
     packages = ("numpy",)
+    learns = True  # plastic connections: hal.snn.learning's numpy stepper
     options: dict[str, Option] = {}  # the engine's kernel and synapses are picked for the net
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target, options: dict[str, Any],
@@ -49,11 +52,17 @@ class CpuReferenceBackend(SpikingBackend, LiquidBackend):
                  ) -> dict[str, dict[str, np.ndarray]]:
         """Run ``x`` shaped (B, T, n_in); returns per population the recorded keys
         (B, T, N)."""
+        if plastic(net):  # issue 17: learning runs in hal.snn.learning's numpy stepper
+            return learning.simulate(net, x, target.precision == "fixed", record)
         return self.open_spiking(net, x.shape[0], target, options, record).run(x)
 
     def open_spiking(self, net: Lowered, batch: int, target: Target, options: dict[str, Any],
-                     record: frozenset[str] = frozenset({"spikes"})) -> SnnStepper:
-        """A stepper holding spiking state for ``batch`` streams."""
+                     record: frozenset[str] = frozenset({"spikes"})
+                     ) -> SnnStepper | learning.LearningStepper:
+        """A stepper holding spiking state for ``batch`` streams (a plastic network: the
+        learning stepper of :mod:`hal.snn.learning`; the engine does not learn)."""
+        if plastic(net):  # issue 17
+            return learning.LearningStepper(net, batch, target.precision == "fixed", record)
         return SnnStepper(net, batch, target.precision == "fixed", record)
 
     def open_liquid(self, net: Any, batch: int, target: Target,

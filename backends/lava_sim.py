@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from hal.backend import Availability, LiquidBackend, Option, SpikingBackend
+from hal.backend import WEIGHTS_KEY, Availability, LiquidBackend, Option, SpikingBackend
 from hal.compilers.snn import Lowered
 from hal.errors import HALTimeoutError, ValidationError
+from hal.snn.learning import conn_name, effective, plastic, weight_unit
 from hal.target import Target
 
 #: connections with more entries than this run as Lava ``Sparse`` (a dense copy would not fit)
@@ -37,6 +38,7 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
     requires = ("lava",)
     install_hint = "Lava needs Python 3.10: pip install 'nq-hal[lava]' on Python 3.10"
     packages = ("lava-nc",)
+    learns = True  # plastic connections: LearningDense with STDPLoihi
     options = {
         "timeout_s": Option(300.0, "wall-clock limit of one run or one session step, in "
                             "seconds; past it the runtime is stopped and HALTimeoutError "
@@ -78,6 +80,13 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
         _check_spikes(x)
         fixed = target.precision == "fixed"
         B, T, n_in = x.shape
+        if plastic(net):  # issue 17: each stream learns alone, so one runtime per stream
+            runs = [_run_one(net, xb.T, fixed, options, record) for xb in x]
+            out: dict[str, Any] = {p: {k: np.stack([r[p][k] for r in runs]) for k in runs[0][p]}
+                                   for p in net.populations}
+            out[WEIGHTS_KEY] = {k: np.concatenate([r[WEIGHTS_KEY][k] for r in runs])
+                                for k in runs[0][WEIGHTS_KEY]}
+            return out
         flat = x.transpose(0, 2, 1).reshape(B * n_in, T)  # stream-major, as _tiled lays out
         big = any(c.matrix.shape[0] * c.matrix.shape[1] > DENSE_MAX for c in net.connections)
         raw = _run_one(net if B == 1 else _tiled(net, B), flat, fixed, options, record,
@@ -325,17 +334,63 @@ def _synapses(c, fixed: bool, bits: int | None, sparse: bool) -> Any:
         Dense(weights=w, **kw)
 
 
-def _network(net: Lowered, fixed: bool, source: Any, sparse: bool = False) -> dict[str, Any]:
+def _network(net: Lowered, fixed: bool, source: Any, sparse: bool = False,
+             plastic_procs: dict[str, Any] | None = None) -> dict[str, Any]:
     """One process per population and a ``Dense``/``DelayDense`` per connection
-    (``Sparse``/``DelaySparse`` when ``sparse``), with the network input taken from the
+    (``Sparse``/``DelaySparse`` when ``sparse``; a ``LearningDense`` where the connection
+    is plastic, collected in ``plastic_procs``), with the network input taken from the
     OutPort ``source``."""
     procs = {name: _neurons(pop, fixed) for name, pop in net.populations.items()}
     bits = net.quantization["format"]["weight_bits"] if fixed else None
     for c in net.connections:
-        dense = _synapses(c, fixed, bits, sparse)
+        if c.rule is not None:  # issue 17: plastic -> LearningDense (dense, one stream)
+            dense = _learning_dense(net, c, fixed, bits)
+            procs[c.target].s_out.connect(dense.s_in_bap)
+            if plastic_procs is not None:
+                plastic_procs[conn_name(c)] = dense
+        else:
+            dense = _synapses(c, fixed, bits, sparse)
         (source if c.source == "input" else procs[c.source].s_out).connect(dense.s_in)
         dense.a_out.connect(procs[c.target].a_in)
     return procs
+
+
+def _learning_dense(net: Lowered, c: Any, fixed: bool, bits: int | None) -> Any:
+    """Issue 17: a plastic connection as Lava's ``LearningDense`` with ``STDPLoihi``
+    (the post population's spikes back-propagate into ``s_in_bap``)."""
+    from lava.proc.dense.process import LearningDense
+    from lava.proc.learning_rules.stdp_learning_rule import STDPLoihi
+    from lava.utils.weightutils import SignMode
+
+    kw = {"weight_exp": int(c.exp), "num_weight_bits": int(bits)} if fixed else {}
+    w = c.mant if fixed else c.weight
+    r = effective(net, c, fixed)
+    rule = STDPLoihi(learning_rate=r.learning_rate, A_plus=r.A_plus, A_minus=r.A_minus,
+                     tau_plus=r.tau_plus, tau_minus=r.tau_minus, x1_impulse=r.x1_impulse,
+                     y1_impulse=r.y1_impulse, t_epoch=int(r.t_epoch), rng_seed=int(r.rng_seed))
+    sign = {"mixed": SignMode.MIXED, "excitatory": SignMode.EXCITATORY,
+            "inhibitory": SignMode.INHIBITORY}[r.sign_mode]
+    return LearningDense(weights=np.asarray(w), learning_rule=rule, sign_mode=sign, **kw)
+
+
+def _weight_history(net: Lowered, fixed: bool, learning: dict[str, Any],
+                    mons: dict[str, Any], T: int) -> dict[str, np.ndarray]:
+    """Each plastic connection's weights at every epoch's end (row 0: compiled), float
+    units, as the cpu targets report them."""
+    hist = {}
+    for c in net.connections:
+        name = conn_name(c)
+        if name not in learning:
+            continue
+        dense, te = learning[name], int(c.rule.t_epoch)
+        data = np.asarray(mons[name].get_data()[dense.name]["weights"]).reshape(
+            T, *c.weight.shape)
+        w0 = c.mant if fixed else c.weight
+        if fixed and c.rule.sign_mode == "mixed":  # Lava truncates the lowest bit first
+            w0 = (np.asarray(w0, np.int64) >> 1) << 1
+        rows = [np.asarray(w0, float), *data[te - 1::te].astype(float)]
+        hist[name] = (np.stack(rows) * weight_unit(net, c, fixed))[None]
+    return hist
 
 
 def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any],
@@ -351,7 +406,12 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any],
 
     T = x.shape[1]
     source = RingBuffer(data=x.astype(int if fixed else float))
-    procs = _network(net, fixed, source.s_out, sparse=sparse)
+    learning: dict[str, Any] = {}
+    procs = _network(net, fixed, source.s_out, sparse=sparse, plastic_procs=learning)
+    w_mons = {}
+    for name, dense in learning.items():
+        w_mons[name] = Monitor()
+        w_mons[name].probe(dense.weights, T)
     recorders, monitors = {}, {}
     for name, proc in procs.items():
         recorders[name] = SpikeRecorder(shape=(net.populations[name].size,), steps=T)
@@ -377,6 +437,8 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any],
             proc = procs[name]
             data = np.asarray(mon.get_data()[proc.name][key]).reshape(T, -1)
             out[name][key] = data.astype(np.int64) if fixed else data
+        if learning:
+            out[WEIGHTS_KEY] = _weight_history(net, fixed, learning, w_mons, T)
         return out
     finally:
         anchor.stop()

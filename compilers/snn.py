@@ -31,6 +31,7 @@ import scipy.sparse as sp
 from hal.backend import Option
 from hal.compilers import register_rule
 from hal.errors import CompileError, DoesNotFit, ValidationError
+from hal.snn.learning import check_lowered, learning_format, rule_of
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Connection:
     mant_matrix: sp.csr_matrix | None = None  # int weights after quantization
     exp: int = 0
     delay: int = 0
+    rule: Any = None  # a hal.snn.learning.STDP: the connection learns (plastic)
 
     def __post_init__(self) -> None:
         self.weight, self.mant = self.matrix, self.mant_matrix  # to CSR, narrow ints
@@ -373,6 +375,7 @@ def lower(graph: nir.NIRGraph, dt: float = 1e-4) -> Lowered:
     for a, b in edges:
         out_edges.setdefault(a, []).append(b)
     conns: dict[tuple[str, str, int], np.ndarray] = {}
+    rules: dict[tuple[str, str, int], Any] = {}
     outputs: list[str] = []
     reached: set[str] = set()
 
@@ -395,6 +398,7 @@ def lower(graph: nir.NIRGraph, dt: float = 1e-4) -> Lowered:
                                       f"(shape {shape}), but '{node}' has {p.size} neurons")
             w = sp.diags(scale[node]) @ m
             key = (src, node, delay)
+            _plastic_chain(rules, key, path, nodes, key in conns)
             conns[key] = conns[key] + w if key in conns else w
             p.bias = p.bias + b * scale[node] / p.du
             return
@@ -431,12 +435,29 @@ def lower(graph: nir.NIRGraph, dt: float = 1e-4) -> Lowered:
         if src in pops and not pops[src].spiking:
             raise CompileError(f"'{src}' is a non-spiking {type(nodes[src]).__name__} and "
                                f"feeds '{dst}'; only spiking nodes can drive connections")
-    connections = [Connection(s, d, _pruned(w), delay=delay)
+    connections = [Connection(s, d, _pruned(w), delay=delay, rule=rules.get((s, d, delay)))
                    for (s, d, delay), w in conns.items()]
     outputs = list(dict.fromkeys(outputs)) or list(pops)
     net = Lowered(math.prod(in_shape), pops, connections, outputs, dt)
     net.depth = _depths(net)
+    check_lowered(net)
     return net
+
+
+def _plastic_chain(rules: dict, key: tuple, path: tuple[str, ...], nodes: dict,
+                   merged: bool) -> None:
+    """Record the learning rule of a chain whose Affine/Linear node carries one; a plastic
+    chain must be the only one between its two ends (one LearningDense)."""
+    found = [(n, r) for n in path if (r := rule_of(nodes[n], n)) is not None]
+    if len(found) > 1:
+        raise CompileError(f"nodes {', '.join(n for n, _ in found)} each carry a learning "
+                           "rule on one connection; keep one")
+    if (found or key in rules) and merged:
+        raise CompileError(f"'{key[0]}' -> '{key[1]}' gets several paths and one is plastic; "
+                           "a plastic connection must be the only path between two "
+                           "populations (merge them into one Affine node)")
+    if found:
+        rules[key] = found[0][1]
 
 
 def _pruned(w: Any) -> sp.csr_matrix:
@@ -480,6 +501,10 @@ OPTIONS = {
                        probe="floor"),
     "decay_scale": Option("auto", "decay fraction scale: auto (2**decay_bits, exact) or an "
                           "integer (4095 as in the NIR paper's script)", probe=4095),
+    "learning": Option(True, "plastic connections learn (STDP, hal.snn.learning); False "
+                       "runs them with their compiled weights, for inference (changes only "
+                       "networks with a learning rule, so the conformance kit's network "
+                       "cannot probe it; tests/test_learning.py does)", probe=None),
 }
 
 
@@ -542,8 +567,11 @@ def quantize(net: Lowered, limits: Any, v_scale: float | str = "auto",
             "bias_max_error": float(np.abs(mant * 2.0**exp / (align * S) - p.bias).max()),
         }
     drive = {name: np.zeros(p.size) for name, p in net.populations.items()}
+    if any(c.rule is not None for c in net.connections):
+        report["format"].update(learning_format(limits))
     for c in net.connections:
-        c.mant_matrix, c.exp, info = _weights_fixed(c.matrix * S, limits, rnd)
+        c.mant_matrix, c.exp, info = _weights_fixed(c.matrix * S, limits, rnd,
+                                                    c.rule.sign_mode if c.rule else None)
         err = c.mant_matrix.astype(np.float64) * 2.0**c.exp / S - c.matrix
         info["max_error"] = float(abs(err).max()) if err.nnz else 0.0
         report["parameters"][f"{c.source}->{c.target}"] = info
@@ -563,10 +591,16 @@ def quantize(net: Lowered, limits: Any, v_scale: float | str = "auto",
     return report
 
 
-def _weights_fixed(w: sp.csr_matrix, limits: Any, rnd) -> tuple[sp.csr_matrix, int, dict]:
-    """Lava's 8-bit weights of a sparse matrix: mantissas at their narrowest width."""
+def _weights_fixed(w: sp.csr_matrix, limits: Any, rnd,
+                   sign: str | None = None) -> tuple[sp.csr_matrix, int, dict]:
+    """Lava's 8-bit weights of a sparse matrix: mantissas at their narrowest width. A
+    plastic connection keeps its rule's ``sign`` mode (weights may change sign when mixed)."""
+    if sign == "excitatory":
+        w = w.maximum(0).tocsr()
+    elif sign == "inhibitory":
+        w = w.minimum(0).tocsr()
     d = w.data
-    mixed = bool((d > 0).any() and (d < 0).any())
+    mixed = bool((d > 0).any() and (d < 0).any()) if sign is None else sign == "mixed"
     top = 2 ** limits.weight_bits - 1  # 255
     big = float(np.abs(d).max(initial=0))
     exp = max(limits.weight_exp_min, 0)

@@ -58,6 +58,11 @@ class NeuroLimits(_Strict):
     spike_bits: int | None = Field(None, gt=0, le=32)
     activation_bits: int | None = Field(None, gt=1, le=32)  # synaptic input per step
     align_bits: int | None = Field(None, ge=0, le=16)  # MSB alignment of vth, input, bias
+    # learning engine (plastic connections, fixed point)
+    learning_trace_bits: int | None = Field(None, gt=0, le=32)
+    learning_trace_frac_bits: int | None = Field(None, ge=0, le=32)  # impulse fraction
+    learning_accumulator_bits: int | None = Field(None, gt=0, le=62)  # dw sum, unsigned
+    learning_scale_mant_bits: int | None = Field(None, gt=0, le=16)  # dw product's scale
 
 
 class NoiseSpec(_Strict):

@@ -20,13 +20,14 @@ import nir
 import numpy as np
 
 from hal._inputs import as_batch
-from hal.backend import RECORDABLE, Option, SpikingBackend
+from hal.backend import RECORDABLE, WEIGHTS_KEY, Option, SpikingBackend
 from hal.compilers.snn import OPTIONS, Lowered, lower, map_to_cores, quantize
-from hal.errors import DoesNotFit, ValidationError
+from hal.errors import CompileError, DoesNotFit, ValidationError
 from hal.logs import get_logger
 from hal.provenance import Timer, make_provenance
 from hal.select import Skip, select
 from hal.session import Session
+from hal.snn.learning import conn_name, plastic
 from hal.snn.result import SimResult
 from hal.target import Target
 
@@ -78,6 +79,9 @@ def _prepare(graph: Any, target: Target, opts: dict[str, Any], dt: float) -> Low
     net = lower(graph, dt)
     if target.precision == "fixed":
         quantize(net, target.limits, opts["v_scale"], opts["rounding"], opts["decay_scale"])
+    if not opts["learning"]:  # issue 17: plastic connections frozen at compiled weights
+        for c in net.connections:
+            c.rule = None
     return net
 
 
@@ -158,6 +162,11 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
         opts = backend.resolve_options(chosen, options,
                                        extra={**OPTIONS, **EXECUTABLE_OPTIONS})
         net = net_for(chosen, opts)
+    if plastic(net) and not backend.learns:  # issue 17
+        raise CompileError(f"target '{chosen.name}' (backend {backend.name}) does not run "
+                           f"learning rules ({', '.join(conn_name(c) for c in plastic(net))}"
+                           " are plastic); use cpu, cpu-float, loihi2-sim or loihi2-sim-float, "
+                           "or compile with learning=False")
     log.info("compiled %d neurons for %s", net.num_neurons, chosen.name,
              extra={"target": chosen.name, "backend": backend.name,
                     "neurons": net.num_neurons, "seconds": timer.times["compile_s"]})
@@ -226,7 +235,9 @@ class Executable:
         """
         stepper = self.backend.open_spiking(self.net, batch or 1, self.target, self.options,
                                             _record(record) | {"spikes"})
-        return SnnSession(stepper, self.net.n_in, batch, dict(self.net.depth))
+        session = SnnSession(stepper, self.net.n_in, batch, dict(self.net.depth))
+        session.plastic = [conn_name(c) for c in plastic(self.net)]
+        return session
 
     def run(self, inputs: Any, steps: int | None = None, seed: int | None = None,
             record: str | Iterable[str] = ("spikes",), *, encoder: str | None = None,
@@ -280,6 +291,10 @@ class Executable:
 
     def _result(self, raw, steps, comp, single, times, seed, keys) -> SimResult:
         spikes, states, delays = {}, {}, {}
+        raw = dict(raw)
+        history = raw.pop(WEIGHTS_KEY, {})  # issue 17: plastic connections
+        if single:
+            history = {k: h[0] for k, h in history.items()}
         for name, rec in raw.items():
             shift = self.net.depth.get(name, 0) if comp else 0
             delays[name] = 0 if comp else self.net.depth.get(name, 0)
@@ -298,6 +313,8 @@ class Executable:
                          precision=self.target.precision, spikes=spikes, states=states,
                          v_scale=v_scale, delay_steps=delays, steps=steps,
                          outputs=list(self.net.outputs), record=tuple(sorted(keys)),
+                         weights={k: h[..., -1, :, :] for k, h in history.items()},
+                         weight_history=history,
                          timing={**self.compile_timing, **times},
                          fallbacks=[s.to_dict() for s in self.skips], provenance=prov)
 
@@ -315,7 +332,24 @@ class SnnSession(Session):
                  delays: dict[str, int]) -> None:
         super().__init__(stepper, n_in, batch)
         self.delays = delays
+        self.plastic: list[str] = []  # plastic connections (issue 17)
         self.states: dict[str, dict[str, np.ndarray]] = {}
+
+    @property
+    def weights(self) -> dict[str, np.ndarray]:
+        """Current weights of each plastic connection (float units, (N, M) or (B, N, M));
+        empty for a network without learning. Raises where the backend cannot read them
+        while stepping."""
+        from hal.snn.learning import PlasticStepper
+
+        if not isinstance(self._stepper, PlasticStepper):
+            if self.plastic:
+                raise CompileError(f"this session's backend cannot read weights while "
+                                   f"stepping ({', '.join(self.plastic)} learn); open the "
+                                   "session on cpu or cpu-float, or read res.weights of a run")
+            return {}
+        w = self._stepper.weights()
+        return {k: a[0] for k, a in w.items()} if self.batch is None else w
 
     def step(self, x_t: Any) -> dict[str, np.ndarray]:
         """Advance one step with input (n_in,) or (B, n_in); returns spikes per population,
