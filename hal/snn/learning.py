@@ -495,11 +495,14 @@ class LearningStepper:
         self.buf = [np.zeros((c.delay + 1, B, net.populations[c.target].size), dt)
                     for c in net.connections]
         self.learners: dict[int, Learner] = {}
+        self.static: dict[int, np.ndarray] = {}  # dense (n_source, n_target), taken once
         for i, c in enumerate(net.connections):
+            w = c.mant if self.fixed else c.weight
             if getattr(c, "rule", None) is not None and self.learning:
-                self.learners[i] = Learner(effective(net, c, self.fixed),
-                                           c.mant if self.fixed else c.weight, B, self.fixed,
+                self.learners[i] = Learner(effective(net, c, self.fixed), w, B, self.fixed,
                                            self.fmt)
+            else:
+                self.static[i] = np.ascontiguousarray(np.asarray(w).T)
         self.history = {conn_name(net.connections[i]): [self._float(i)]
                         for i in self.learners}
 
@@ -525,8 +528,8 @@ class LearningStepper:
                 w = self.learners[i].w  # (B, post, pre)
                 acc = np.einsum("bij,bj->bi", w, src.astype(w.dtype))
             else:
-                w = c.mant if self.fixed else c.weight
-                acc = src.astype(w.dtype) @ w.T
+                w = self.static[i]
+                acc = src.astype(w.dtype) @ w
             if self.fixed:
                 acc = acc.astype(np.int64)
                 acc = np.left_shift(acc, c.exp) if c.exp > 0 else np.right_shift(acc, -c.exp)
