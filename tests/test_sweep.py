@@ -150,7 +150,7 @@ def test_job_past_its_time_limit_is_a_timeout_row():
 
     spec = load_sweep_text("""
         name: slow
-        workloads: [{random_network: {n_in: 10, n_hidden: 300, n_out: 5}, steps: 4000}]
+        workloads: [{random_network: {n_in: 10, n_hidden: 1000, n_out: 5}, steps: 20000}]
         targets: [cpu]
         """)
     start = time.perf_counter()

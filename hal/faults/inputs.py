@@ -18,7 +18,7 @@ Example:
     >>> from hal.faults.inputs import noisy
     >>> x = np.zeros((2, 100, 8))
     >>> y = noisy(x, 0.1, fault_seed=1, seed=0)
-    >>> 0.05 < y.mean() < 0.15, set(np.unique(y)) <= {0.0, 1.0}
+    >>> bool(0.05 < y.mean() < 0.15), set(np.unique(y)) <= {0.0, 1.0}
     (True, True)
 """
 

@@ -12,7 +12,7 @@ Example:
     >>> from hal.snn.encode import encode, decode         # also hal.encode, hal.decode
     >>> x = np.array([[0.0, 0.5, 1.0]])                   # (B, n) intensities in [0, 1]
     >>> s = encode("rate", x, steps=400, seed=0)          # (B, T, n) 0/1 spikes
-    >>> s.shape, s[0, :, 2].mean(), s[0, :, 0].sum()
+    >>> s.shape, float(s[0, :, 2].mean()), float(s[0, :, 0].sum())
     ((1, 400, 3), 1.0, 0.0)
     >>> encode.latency(x, steps=11)[0].argmax(axis=0).tolist()   # first spike steps
     [0, 5, 0]
