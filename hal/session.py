@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from hal._checks import finite_array
 from hal.errors import HALTimeoutError, ValidationError
 
 
@@ -34,7 +35,7 @@ class Session:
     def _input(self, x_t: Any) -> np.ndarray:
         if self._stepper is None:
             raise ValidationError("session is closed; open a new one with exe.open()")
-        x = np.asarray(x_t, dtype=np.float64)
+        x = finite_array(x_t, "step input")
         want = (self.n_in,) if self.batch is None else (self.batch, self.n_in)
         if x.shape != want:
             raise ValidationError(f"step input must have shape {want}, got {x.shape}")

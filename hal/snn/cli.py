@@ -8,7 +8,10 @@ import sys
 import click
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from hal._cli_types import POSITIVE_INT, FiniteFloat
 
 console = Console()
 
@@ -18,8 +21,8 @@ console = Console()
 @click.option("--target", "-t", default="cpu", show_default=True)
 @click.option("--input", "input_path", type=click.Path(dir_okay=False), required=True,
               help="Input .npy shaped (T, n_in).")
-@click.option("--steps", type=int, default=None, help="Steps to run (default: input length).")
-@click.option("--dt", type=float, default=1e-4, show_default=True, help="Time step (s).")
+@click.option("--steps", type=POSITIVE_INT, default=None, help="Steps to run (default: input length).")
+@click.option("--dt", type=FiniteFloat(0.0, exclusive=True), default=1e-4, show_default=True, help="Time step (s).")
 @click.option("--compare", "other", default=None, help="Also run on this target and compare.")
 @click.option("--compensate-delay", is_flag=True, help="Align Lava's one-step Dense delay.")
 @click.option("--fallback", is_flag=True, help="Fall back when the target is unavailable.")
@@ -69,15 +72,15 @@ def run(model, target, input_path, steps, dt, other, compensate_delay, fallback,
 
 
 def _table(res, report, other) -> None:
-    table = Table(title=f"hal run on {res.target} ({res.backend}, {res.precision})")
+    table = Table(title=escape(f"hal run on {res.target} ({res.backend}, {res.precision})"))
     for col in ("node", "neurons", "spikes", "delay steps"):
         table.add_column(col)
     for node, s in res.spikes.items():
-        table.add_row(node, str(s.shape[-1]), str(int(s.sum())), str(res.delay_steps[node]))
+        table.add_row(escape(node), str(s.shape[-1]), str(int(s.sum())), str(res.delay_steps[node]))
     console.print(table)
     console.print(", ".join(f"{k} {v:.3f} s" for k, v in res.timing.items()))
     if report is not None:
-        console.print(f"vs {other}: spike-count agreement {report.spike_count_agreement:.1%}, "
+        console.print(f"vs {escape(other)}: spike-count agreement {report.spike_count_agreement:.1%}, "
                       f"spike-time agreement {report.spike_time_agreement:.1%}, output "
                       f"agreement {report.output_agreement:.1%}, voltage RMSE "
                       f"{report.voltage_rmse}, delay aligned {report.delay_steps}: "
@@ -123,12 +126,12 @@ def check_model(path: str, target: str, as_json: bool) -> int:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
         m = report["mapping"]
-        console.print(f"{path} on {report['target']}: {report['neurons']} neurons, "
-                      f"{m['cores']} cores", highlight=False)
+        console.print(escape(f"{path} on {report['target']}: {report['neurons']} neurons, "
+                             f"{m['cores']} cores"), highlight=False)
         for name, p in m["populations"].items():
-            console.print(f"  {name}: {p}", highlight=False)
+            console.print(escape(f"  {name}: {p}"), highlight=False)
         for w in (report["quantization"] or {}).get("warnings", []):
-            console.print(f"[yellow]warning:[/] {w}", highlight=False)
+            console.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False)
         for prob in m["problems"]:
-            console.print(f"[red]does not fit:[/] {prob}", highlight=False)
+            console.print(f"[red]does not fit:[/] {escape(str(prob))}", highlight=False)
     return 0 if report["fits"] else 2
