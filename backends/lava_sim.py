@@ -34,7 +34,8 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
                             "seconds; past it the runtime is stopped and HALTimeoutError "
                             "raised", probe=1e-9),
         "chunk_steps": Option(250, "steps per blocking Lava run; the timeout is checked "
-                              "between chunks (reported as provenance lava_chunks)", probe=7),
+                              "between chunks (reported as provenance lava_chunks)", probe=7,
+                              minimum=1),
     }
 
     def availability(self, target: Target | None = None) -> Availability:

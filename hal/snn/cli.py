@@ -21,8 +21,10 @@ console = Console()
 @click.option("--target", "-t", default="cpu", show_default=True)
 @click.option("--input", "input_path", type=click.Path(dir_okay=False), required=True,
               help="Input .npy shaped (T, n_in).")
-@click.option("--steps", type=POSITIVE_INT, default=None, help="Steps to run (default: input length).")
-@click.option("--dt", type=FiniteFloat(0.0, exclusive=True), default=1e-4, show_default=True, help="Time step (s).")
+@click.option("--steps", type=POSITIVE_INT, default=None,
+              help="Steps to run (default: input length).")
+@click.option("--dt", type=FiniteFloat(0.0, exclusive=True), default=1e-4, show_default=True,
+              help="Time step (s).")
 @click.option("--compare", "other", default=None, help="Also run on this target and compare.")
 @click.option("--compensate-delay", is_flag=True, help="Align Lava's one-step Dense delay.")
 @click.option("--fallback", is_flag=True, help="Fall back when the target is unavailable.")
@@ -80,7 +82,8 @@ def _table(res, report, other) -> None:
     console.print(table)
     console.print(", ".join(f"{k} {v:.3f} s" for k, v in res.timing.items()))
     if report is not None:
-        console.print(f"vs {escape(other)}: spike-count agreement {report.spike_count_agreement:.1%}, "
+        console.print(f"vs {escape(other)}: spike-count agreement "
+                      f"{report.spike_count_agreement:.1%}, "
                       f"spike-time agreement {report.spike_time_agreement:.1%}, output "
                       f"agreement {report.output_agreement:.1%}, voltage RMSE "
                       f"{report.voltage_rmse}, delay aligned {report.delay_steps}: "
