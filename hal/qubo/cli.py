@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hal._atomic import atomic_path, check_writable
 from hal._cli_types import POSITIVE_INT, SEED, FiniteFloat
 from hal.qubo.readers import FORMATS, load_problem
 
@@ -44,6 +45,8 @@ def solve(problem: str, target: str, fmt: str | None, instance: int | None, seed
     import hal
     from hal.registry import get_backend
 
+    if plot:
+        check_writable(plot, "--plot")  # before solving, not after
     prob = load_problem(problem, fmt, instance)
     options = {}
     if reads is not None:
@@ -119,5 +122,8 @@ def _plot(res, path: str) -> None:
     ax.set_title(f"{res.provenance.get('problem')} on {res.target}")
     ax.legend(loc="best") if res.energy is not None else None
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120)
+    finally:
+        plt.close(fig)

@@ -38,8 +38,14 @@ def run(model, target, input_path, steps, dt, other, compensate_delay, fallback,
         record, as_json, no_type_check) -> None:
     """Run a NIR network on a target (optionally compare with another target)."""
     import hal
+    from hal._atomic import atomic_path, check_writable
     from hal.errors import ValidationError
 
+    if save and not save.endswith(".npz"):
+        save += ".npz"  # as np.savez names it
+    for path, what in ((save, "--save"), (plot, "--plot")):
+        if path:
+            check_writable(path, what)  # before the run, not after it
     graph = hal.load(model, type_check=not no_type_check)
     try:
         x = np.load(input_path)
@@ -60,7 +66,8 @@ def run(model, target, input_path, steps, dt, other, compensate_delay, fallback,
         arrays = {f"{n}.spikes": s for n, s in res.spikes.items()}
         for n, st in res.states.items():
             arrays.update({f"{n}.{k}": a for k, a in st.items()})
-        np.savez(save, **arrays)
+        with atomic_path(save) as tmp:
+            np.savez(tmp, **arrays)
     if plot:
         _plot(res, plot)
     out = res.to_dict()
@@ -93,6 +100,8 @@ def _table(res, report, other) -> None:
 def _plot(res, path: str) -> None:
     import matplotlib
 
+    from hal._atomic import atomic_path
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -115,8 +124,11 @@ def _plot(res, path: str) -> None:
                       == 3 else f"spikes on {res.target}")
     axes[-1].set_xlabel("step")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120)
+    finally:
+        plt.close(fig)
 
 
 def check_model(path: str, target: str, as_json: bool) -> int:
