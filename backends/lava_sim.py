@@ -526,13 +526,41 @@ def _unlink(names: list[str]) -> None:
 def release_lava(runtime: Any) -> None:
     """Drop what Lava keeps of a finished runtime's processes.
 
-    Lava's ``ProcessServer`` singleton lists every process ever created (with its ports,
-    variables and runtime, hence its shared-memory objects), so each run left about
-    300 KB behind. Processes of a stopped runtime are never run again; removing them
-    lets Python free the whole network.
+    Lava's ``ProcessServer`` and ``VarServer`` singletons list every process and variable
+    ever created (with their ports and runtime, hence its channels and shared-memory
+    objects), so each run left about 300 KB behind. Processes of a stopped runtime are
+    never run again; removing them and their variables lets Python free the network.
     """
     from lava.magma.core.process.process import ProcessServer
+    from lava.magma.core.process.variable import VarServer
 
     server = ProcessServer()
-    server.processes = [p for p in server.processes
-                        if getattr(p, "_runtime", None) is not runtime]
+    gone = {id(p) for p in server.processes if getattr(p, "_runtime", None) is runtime}
+    if not gone:
+        return
+    server.processes = [p for p in server.processes if id(p) not in gone]
+    var_server = VarServer()
+    var_server.vars = [v for v in var_server.vars
+                       if id(getattr(v, "process", None)) not in gone]
+    _dedupe_lava_log_handlers()
+
+
+def _dedupe_lava_log_handlers() -> None:
+    """Every Lava process adds a console handler to the root logger, and every Lava
+    compile one to the compiler's logger (one more per run, and each Lava log line
+    printed once per handler); keep only the first of each."""
+    import logging
+
+    from lava.magma.core.process.process import LogConfig
+
+    fmt = LogConfig().format
+    for logger, lava_fmt in ((logging.getLogger(), fmt),
+                             (logging.getLogger("lava.magma.compiler.compiler"), None)):
+        kept = False
+        for handler in list(logger.handlers):
+            formatter = handler.formatter
+            if type(handler) is logging.StreamHandler and \
+                    getattr(formatter, "_fmt", None) == lava_fmt:
+                if kept:
+                    logger.removeHandler(handler)
+                kept = True
