@@ -86,3 +86,24 @@ def seed(value: Any) -> int | None:
     if s > SEED_MAX:
         raise ValidationError(f"seed: must be <= {SEED_MAX} (2**32 - 1), got {s}")
     return s
+
+
+def graph_numbers(graph: Any, source: str = "graph") -> None:
+    """Refuse a NIR graph (nested graphs included) with a parameter array that is not
+    numeric or holds NaN or inf, naming the node and the field."""
+    stack = [("", graph)]
+    while stack:
+        prefix, g = stack.pop()
+        for name, node in getattr(g, "nodes", {}).items():
+            if hasattr(node, "nodes"):
+                stack.append((f"{prefix}{name}.", node))
+                continue
+            for field, value in vars(node).items():
+                if not isinstance(value, np.ndarray) or field.endswith("_type"):
+                    continue
+                if value.dtype.kind not in "biuf":
+                    raise ValidationError(f"{source}: node '{prefix}{name}': {field} must be "
+                                          f"numbers, got dtype {value.dtype}")
+                if not np.isfinite(value).all():
+                    raise ValidationError(f"{source}: node '{prefix}{name}': {field} holds "
+                                          "NaN or inf; fix the exported model")

@@ -187,6 +187,7 @@ def check(what: str, target: str | None, as_json: bool) -> None:
 
         sys.exit(check_model(what, target, as_json))
     t = hal.get_target(what)
+    _check_fallbacks(t)
     avail = hal.get_backend(t.backend).availability(t)
     info = {"name": t.name, "kind": t.kind, "backend": t.backend, "precision": t.precision,
             "available": avail.ok, "reason": avail.describe(),
@@ -204,6 +205,21 @@ def check(what: str, target: str | None, as_json: bool) -> None:
     console.print(table)
     console.print(escape(f"options: {t.options}\nfallback: {t.fallback or 'none'}\n"
                          f"available: {avail.describe()}\nfile: {t.path}"), highlight=False)
+
+
+def _check_fallbacks(t: hal.Target) -> None:
+    """Every fallback must name a target of the same family."""
+    from hal.errors import TargetNotFound, ValidationError
+
+    for name in t.fallback:
+        try:
+            other = hal.get_target(name)
+        except TargetNotFound:
+            raise ValidationError(f"{t.path}: fallback: target '{name}' does not exist; see "
+                                  "'hal targets' for the known ones") from None
+        if other.family != t.family:
+            raise ValidationError(f"{t.path}: fallback: target '{name}' runs {other.family} "
+                                  f"workloads, '{t.name}' runs {t.family}")
 
 
 def _register_family_commands() -> None:
