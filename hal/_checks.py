@@ -52,7 +52,7 @@ def finite_array(value: Any, what: str) -> np.ndarray:
 def _first_non_number(raw: np.ndarray) -> str:
     for v in raw.reshape(-1)[:1000]:
         if not isinstance(v, numbers.Real):
-            return repr(v)
+            return repr(v.item() if isinstance(v, np.generic) else v)[:80]
     return "a non-numeric value"
 
 
