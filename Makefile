@@ -39,7 +39,7 @@ $(VENV)/.installed: $(STAMP_DEPS)
 $(CORE_VENV)/.installed: $(STAMP_DEPS)
 	test -x $(CORE_PY) || python3 -m venv $(CORE_VENV)
 	$(CORE_PY) -m pip install -q --upgrade pip
-	$(CORE_PY) -m pip install -q -e ".[quantum,annealing,plot,dev]"
+	$(CORE_PY) -m pip install -q -e ".[quantum,annealing,plot,sweep,dev]"
 	@touch $@
 
 # The test command README.md names: the full suite on 3.10, then the Lava-free suite on
@@ -50,7 +50,7 @@ test-full: $(VENV)/.installed
 	$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
 test-core: $(CORE_VENV)/.installed
-	$(CORE_VENV)/bin/pytest $(PYTEST_ARGS) tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+	$(CORE_VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
 demo: $(VENV)/.installed
 	$(PY) examples/demo.py

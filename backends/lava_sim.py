@@ -34,7 +34,8 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
                             "seconds; past it the runtime is stopped and HALTimeoutError "
                             "raised", probe=1e-9),
         "chunk_steps": Option(250, "steps per blocking Lava run; the timeout is checked "
-                              "between chunks (reported as provenance lava_chunks)", probe=7,
+                              "before each chunk (a scheduling knob: results do not change, "
+                              "so the conformance kit does not probe it)", probe=None,
                               minimum=1),
     }
 
@@ -147,7 +148,8 @@ class LavaStream:
         return out
 
     def close(self) -> None:
-        """Queue zeros for the rest of the run, then stop the runtime. Safe twice."""
+        """Queue zeros for the rest of the run, wait for it to end, then stop the runtime.
+        Safe twice."""
         if not self.started:
             return
         self.started = False
@@ -157,7 +159,10 @@ class LavaStream:
         self.left = 0
         from hal import session
 
-        stop_runtime(self.anchor, session.EXIT_GRACE_S if session.exiting() else self.timeout_s)
+        grace = session.EXIT_GRACE_S if session.exiting() else self.timeout_s
+        # let the run end on the queued zeros and take its reply, then stop (a reply left
+        # in the channel fails Runtime.stop)
+        stop_runtime(self.anchor, grace, wait_first=True)
 
 
 class LavaLiquidStepper:
@@ -306,12 +311,12 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any],
     try:
         done = 0
         while done < T:
+            if time.monotonic() > deadline:
+                raise HALTimeoutError(f"Lava run exceeded timeout_s={opts['timeout_s']} "
+                                      f"after {done} of {T} steps")
             n = min(int(opts["chunk_steps"]), T - done)
             anchor.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
             done += n
-            if time.monotonic() > deadline and done < T:
-                raise HALTimeoutError(f"Lava run exceeded timeout_s={opts['timeout_s']} "
-                                      f"after {done} of {T} steps")
         out = {}
         for name in net.populations:
             proc, rec = procs[name], {}
@@ -405,15 +410,17 @@ def _forked() -> None:
         pass
 
 
-def stop_runtime(anchor: Any, timeout_s: float) -> None:
+def stop_runtime(anchor: Any, timeout_s: float, wait_first: bool = False) -> None:
     """Stop the runtime of ``anchor``'s network and release what Lava keeps of it.
 
     The stop runs in a thread joined within ``timeout_s`` (:data:`INTERRUPT_GRACE_S` while
-    an exception such as KeyboardInterrupt is propagating); a runtime that does not stop
-    in time has its processes terminated and its shared memory freed
-    (:func:`force_stop`). Either way :func:`release_lava` then drops Lava's references to
-    the finished processes. Errors of the stop itself are raised after the cleanup,
-    unless another exception is already propagating.
+    an exception such as KeyboardInterrupt is propagating, and never less); a runtime
+    that does not stop in time has its processes terminated and its shared memory freed
+    (:func:`force_stop`): its results, if any, were already read. Either way
+    :func:`release_lava` then drops Lava's references to the finished processes. Errors
+    of a stop that returned are raised after the cleanup, unless another exception is
+    already propagating. ``wait_first``: wait for the
+    current (non-blocking) run to end before stopping.
     """
     import sys
     import threading
@@ -422,13 +429,15 @@ def stop_runtime(anchor: Any, timeout_s: float) -> None:
     if runtime is None:
         return
     propagating = sys.exc_info()[0] is not None
-    grace = min(timeout_s, INTERRUPT_GRACE_S) if propagating else timeout_s
+    grace = INTERRUPT_GRACE_S if propagating else max(timeout_s, INTERRUPT_GRACE_S)
     errors: list[BaseException] = []
     segments = _segments(runtime)  # Lava forgets them when it shuts its manager down
     procs = _processes(runtime)
 
     def stop() -> None:
         try:
+            if wait_first:
+                anchor.wait()
             anchor.stop()
         except BaseException as exc:  # re-raised below, in the caller's thread
             errors.append(exc)
@@ -441,12 +450,7 @@ def stop_runtime(anchor: Any, timeout_s: float) -> None:
         force_stop(runtime)
     _unlink(segments)
     release_lava(runtime)
-    if propagating:
-        return
-    if hung:
-        raise HALTimeoutError(f"the Lava runtime did not stop within timeout_s={timeout_s}; "
-                              "its processes were terminated")
-    if errors:
+    if errors and not hung and not propagating:
         raise errors[0]
 
 

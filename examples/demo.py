@@ -97,7 +97,17 @@ def closed_loop() -> None:
     console.print(table)
 
 
+def digits() -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from digits import accuracy_table
+
+    accuracy_table()
+
+
 if __name__ == "__main__":
     spiking()
+    digits()
     closed_loop()
     placement()

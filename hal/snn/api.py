@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from hal._inputs import as_batch
 from hal.backend import RECORDABLE, Option, SpikingBackend
 from hal.compilers.snn import OPTIONS, Lowered, lower, map_to_cores, quantize
 from hal.errors import DoesNotFit, ValidationError
+from hal.logs import get_logger
 from hal.provenance import Timer, make_provenance
 from hal.select import Skip, select
 from hal.session import Session
@@ -53,6 +55,8 @@ def load(path: str | Path, type_check: bool = True) -> nir.NIRGraph:
     graph_numbers(graph, str(path))  # input validation (issue 11)
     return graph
 
+
+log = get_logger("hal.snn")
 
 #: options of spiking executables, read by the API on every backend
 EXECUTABLE_OPTIONS = {
@@ -127,7 +131,7 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
     prepared: dict[str, Lowered] = {}  # lowered (and quantized) once per target tried
 
     def net_for(t: Target, opts: dict[str, Any]) -> Lowered:
-        key = f"{t.precision}:{t.limits.model_dump_json()}"
+        key = f"{t.precision}:{t.limits.model_dump_json()}:{[opts[k] for k in OPTIONS]}"
         if key not in prepared:
             prepared[key] = _prepare(graph, t, opts, dt)
         return prepared[key]
@@ -146,7 +150,26 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
         opts = backend.resolve_options(chosen, options,
                                        extra={**OPTIONS, **EXECUTABLE_OPTIONS})
         net = net_for(chosen, opts)
-    return Executable(net, chosen, backend, opts, skips, timer.times)
+    log.info("compiled %d neurons for %s", net.num_neurons, chosen.name,
+             extra={"target": chosen.name, "backend": backend.name,
+                    "neurons": net.num_neurons, "seconds": timer.times["compile_s"]})
+    return Executable(net, chosen, backend, opts, skips, timer.times, graph)
+
+
+def load_saved(meta: dict[str, Any], arrays: dict[str, np.ndarray],
+               graph: nir.NIRGraph | None) -> Executable:
+    """An :class:`Executable` from a file written by :meth:`Executable.save`."""
+    import dataclasses
+
+    from hal import saved
+    from hal.registry import get_backend
+
+    target, options = saved.target_and_options(meta)
+    backend = get_backend(target.backend)
+    if graph is not None:
+        graph = dataclasses.replace(graph, metadata={
+            k: v for k, v in graph.metadata.items() if k != saved.META_KEY})
+    return Executable(saved.program(meta, arrays), target, backend, options, [], {}, graph)
 
 
 def _family_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -157,9 +180,26 @@ class Executable:
     """A network compiled for one target; :meth:`run` it as often as you like."""
 
     def __init__(self, net: Lowered, target: Target, backend: SpikingBackend,
-                 options: dict[str, Any], skips: list[Skip], timing: dict[str, float]) -> None:
+                 options: dict[str, Any], skips: list[Skip], timing: dict[str, float],
+                 graph: nir.NIRGraph | None = None) -> None:
         self.net, self.target, self.backend, self.options = net, target, backend, options
-        self.skips, self.compile_timing = skips, timing
+        self.skips, self.compile_timing, self.graph = skips, timing, graph
+
+    def save(self, path: str | Path) -> None:
+        """Write the compiled program to ``path`` as a NIR file: the graph (readable by any
+        NIR tool) with the lowered, quantized program, target, options and versions under
+        the graph's ``nq_hal`` metadata. :func:`hal.load_executable` reads it back and
+        runs it bit-identically. The file is written atomically."""
+        import dataclasses
+
+        from hal.saved import META_KEY, describe, write_atomically
+
+        meta, arrays = describe("spiking", self.net, self.target, self.options,
+                                self.backend.packages)
+        graph = self.graph if self.graph is not None else nir.NIRGraph(nodes={}, edges=[])
+        graph = dataclasses.replace(graph, metadata={**graph.metadata,
+                                                     META_KEY: {**meta, "arrays": arrays}})
+        write_atomically(path, lambda tmp: nir.write(tmp, graph))
 
     def open(self, batch: int | None = None,
              record: str | Iterable[str] = ("spikes",)) -> SnnSession:
@@ -176,16 +216,25 @@ class Executable:
         return SnnSession(stepper, self.net.n_in, batch, dict(self.net.depth))
 
     def run(self, inputs: Any, steps: int | None = None, seed: int | None = None,
-            record: str | Iterable[str] = ("spikes",)) -> SimResult:
+            record: str | Iterable[str] = ("spikes",), *, encoder: str | None = None,
+            encoder_options: dict[str, Any] | None = None) -> SimResult:
         """Run on ``inputs`` shaped (T, n_in) or (B, T, n_in); returns a SimResult.
 
         Args:
-            inputs: spikes (0/1) or analog values (cpu targets) per step.
+            inputs: spikes (0/1) or analog values (cpu targets) per step; with ``encoder``,
+                analog samples (n,) or (B, n) (a signal (T, n) or (B, T, n) for ``delta``).
             steps: steps to run (default: the input's length; shorter input is padded).
-            seed: recorded in provenance.
+            seed: recorded in provenance; the encoder's seed (0 when None).
             record: ``"spikes"`` (default), any of ``("spikes", "v", "u")``, or ``"all"``.
                 Recording states costs time and memory on every backend.
+            encoder: a name in ``hal.encode`` (``rate``, ``latency``, ``delta``,
+                ``population``): encodes ``inputs`` to spikes on the host first.
+            encoder_options: keyword options of the encoder.
         """
+        if encoder is not None:  # issue 14: analog input encoded on the host
+            from hal.snn.inference import encode_inputs
+
+            inputs = encode_inputs(inputs, encoder, steps, seed or 0, encoder_options)
         keys = _record(record) | {"spikes"}
         x, single, steps = as_batch(inputs, self.net.n_in, steps)
         comp = bool(self.options["compensate_delay"])
@@ -195,7 +244,22 @@ class Executable:
         timer = Timer()
         with timer("run"):
             raw = self.backend.simulate(self.net, x, self.target, self.options, keys)
-        return self._result(raw, steps, comp, single, timer.times, seed, keys)
+        log.info("ran %d steps x %d streams on %s", steps, x.shape[0], self.target.name,
+                 extra={"target": self.target.name, "steps": steps, "batch": x.shape[0],
+                        "record": sorted(keys), "seconds": timer.times["run_s"]})
+        res = self._result(raw, steps, comp, single, timer.times, seed, keys)
+        from hal.snn.inference import run_metrics  # activity and estimate, when first read
+
+        res.metrics_source = functools.partial(run_metrics, self.net, self.target,
+                                               res.spikes, x[:, :steps])
+        return res
+
+    def predict(self, x: Any, y: Any = None, **kwargs: Any) -> Any:
+        """Encode, run and decode a batch of samples: labels, accuracy against ``y``,
+        latency p50/p95/p99, activity and estimate (:func:`hal.snn.inference.predict`)."""
+        from hal.snn.inference import predict
+
+        return predict(self, x, y, **kwargs)
 
     def _result(self, raw, steps, comp, single, times, seed, keys) -> SimResult:
         spikes, states, delays = {}, {}, {}

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hal._cli_types import POSITIVE_INT, FiniteFloat
+from hal._cli_types import POSITIVE_INT, SEED, FiniteFloat
 
 console = Console()
 
@@ -19,7 +19,7 @@ console = Console()
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="cpu", show_default=True)
-@click.option("--input", "input_path", type=click.Path(dir_okay=False), required=True,
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None,
               help="Input .npy shaped (T, n_in).")
 @click.option("--steps", type=POSITIVE_INT, default=None,
               help="Steps to run (default: input length).")
@@ -30,15 +30,32 @@ console = Console()
 @click.option("--fallback", is_flag=True, help="Fall back when the target is unavailable.")
 @click.option("--save", type=click.Path(dir_okay=False), default=None, help="Write an .npz.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Raster PNG.")
+@click.option("-o", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Compile or backend option (repeatable), e.g. -o v_scale=64.")
 @click.option("--record", default="spikes", show_default=True,
               help="What to record: spikes, or a comma list of spikes,v,u, or all.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--no-type-check", is_flag=True, help="Skip NIR's shape inference on load.")
+# issue 14: inference on a data set (hal.snn.infer_cli)
+@click.option("--data", type=click.Path(dir_okay=False), default=None,
+              help="Samples .npz with x (analog, [0, 1]) and optional y labels: predict "
+                   "each, print accuracy, latency p50/p95/p99, activity and estimate.")
+@click.option("--encode", default=None, help="Encoder of analog input: rate, latency, "
+              "delta, population (default rate with --data).")
+@click.option("--decode", default="count", show_default=True,
+              help="Decoder with --data: count, rate, first_spike, membrane.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Encoder seed.")
+@click.option("--limit", type=POSITIVE_INT, default=None,
+              help="Only the first N samples of --data.")
+@click.option("--batch-size", type=POSITIVE_INT, default=1, show_default=True,
+              help="Samples per run with --data (1: true per-sample latency).")
 def run(model, target, input_path, steps, dt, other, compensate_delay, fallback, save, plot,
-        record, as_json, no_type_check) -> None:
+        option_pairs, record, as_json, no_type_check, data, encode, decode, seed, limit,
+        batch_size) -> None:
     """Run a NIR network on a target (optionally compare with another target)."""
     import hal
     from hal._atomic import atomic_path, check_writable
+    from hal._cli_options import parse_options
     from hal.errors import ValidationError
 
     if save and not save.endswith(".npz"):
@@ -47,20 +64,30 @@ def run(model, target, input_path, steps, dt, other, compensate_delay, fallback,
         if path:
             check_writable(path, what)  # before the run, not after it
     graph = hal.load(model, type_check=not no_type_check)
+    opts = parse_options(option_pairs)
+    if compensate_delay:
+        opts["compensate_delay"] = True
+    fb = True if fallback else None
+    if data is not None:
+        from hal.snn.infer_cli import run_data
+
+        sys.exit(run_data(graph, target, data, encode=encode or "rate", decode=decode,
+                          steps=steps or 32, seed=seed, dt=dt, fallback=fb, limit=limit,
+                          batch_size=batch_size, other=other, as_json=as_json, **opts))
+    if input_path is None:
+        raise ValidationError("give --input x.npy (network input) or --data d.npz (samples)")
     try:
         x = np.load(input_path)
     except (OSError, ValueError) as exc:
         raise ValidationError(f"{input_path}: cannot read .npy input ({exc})") from None
-    opts = {"compensate_delay": True} if compensate_delay else {}
-    fb = True if fallback else None
     keys = "all" if record.strip() == "all" else [k.strip() for k in record.split(",")]
     with console.status(f"running on {target}...", spinner="dots"):
         res = hal.compile(graph, target=target, dt=dt, fallback=fb, **opts).run(
-            x, steps, record=keys)
+            x, steps, seed, record=keys, encoder=encode)
         report = None
         if other:
             ref = hal.compile(graph, target=other, dt=dt, fallback=fb, **opts).run(
-                x, steps, record=keys)
+                x, steps, seed, record=keys, encoder=encode)
             report = hal.compare(res, ref)
     if save:
         arrays = {f"{n}.spikes": s for n, s in res.spikes.items()}
@@ -85,7 +112,8 @@ def _table(res, report, other) -> None:
     for col in ("node", "neurons", "spikes", "delay steps"):
         table.add_column(col)
     for node, s in res.spikes.items():
-        table.add_row(escape(node), str(s.shape[-1]), str(int(s.sum())), str(res.delay_steps[node]))
+        table.add_row(escape(node), str(s.shape[-1]), str(int(s.sum())),
+                      str(res.delay_steps[node]))
     console.print(table)
     console.print(", ".join(f"{k} {v:.3f} s" for k, v in res.timing.items()))
     if report is not None:
@@ -97,10 +125,10 @@ def _table(res, report, other) -> None:
                       f"{'PASS' if report.passed else 'FAIL'}", highlight=False)
 
 
-def _plot(res, path: str) -> None:
+def raster_figure(res):
+    """A matplotlib figure: one spike raster per population (stream 0 of a batch), and v
+    of the first population that recorded it."""
     import matplotlib
-
-    from hal._atomic import atomic_path
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -110,20 +138,29 @@ def _plot(res, path: str) -> None:
     rows = len(nodes) + (1 if with_v else 0)
     fig, axes = plt.subplots(rows, 1, figsize=(8, 2 + 1.5 * rows), sharex=True, squeeze=False)
     axes = axes[:, 0]
+    batched = res.spikes[nodes[0]].ndim == 3
     for ax, node in zip(axes, nodes, strict=False):
-        s = res.spikes[node] if res.spikes[node].ndim == 2 else res.spikes[node][0]
+        s = res.spikes[node][0] if batched else res.spikes[node]
         t, n = np.nonzero(s)
         ax.scatter(t, n, s=2, color="k")
         ax.set_ylim(-0.5, s.shape[1] - 0.5)
         ax.set_ylabel(f"{node}\nneuron")
     if with_v:
         v = res.voltage(with_v[0])
-        axes[-1].plot(v if v.ndim == 2 else v[0], lw=0.7)
+        axes[-1].plot(v[0] if batched else v, lw=0.7)
         axes[-1].set_ylabel(f"v ({with_v[0]})")
-    axes[0].set_title(f"spikes on {res.target} (batch stream 0)" if res.spikes[nodes[0]].ndim
-                      == 3 else f"spikes on {res.target}")
+    axes[0].set_title(f"spikes on {res.target}" + (" (stream 0)" if batched else ""))
     axes[-1].set_xlabel("step")
     fig.tight_layout()
+    return fig
+
+
+def _plot(res, path: str) -> None:
+    import matplotlib.pyplot as plt
+
+    from hal._atomic import atomic_path
+
+    fig = raster_figure(res)
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=120)
@@ -135,8 +172,11 @@ def check_model(path: str, target: str, as_json: bool) -> int:
     """Print the mapping of a model onto a target; 2 when it does not fit."""
     import hal
     from hal.snn.api import check
+    from hal.snn.infer_cli import check_estimate, print_check_estimate
 
-    report = check(hal.load(path), target)
+    graph = hal.load(path)
+    report = check(graph, target)
+    report["estimate"] = check_estimate(graph, target)  # issue 14
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -149,4 +189,5 @@ def check_model(path: str, target: str, as_json: bool) -> int:
             console.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False)
         for prob in m["problems"]:
             console.print(f"[red]does not fit:[/] {escape(str(prob))}", highlight=False)
+        print_check_estimate(report["estimate"])
     return 0 if report["fits"] else 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ class SimResult(Result):
         steps: time steps per stream.
         outputs: the graph's output populations.
         record: what was recorded (``spikes``, ``v``, ``u``).
+        metrics_source: computes ``(activity, estimate)`` when first read.
     """
 
     spikes: dict[str, np.ndarray]
@@ -32,6 +34,29 @@ class SimResult(Result):
     steps: int = 0
     outputs: list[str] = field(default_factory=list)
     record: tuple[str, ...] = ("spikes",)
+    metrics_source: Callable[[], tuple[dict[str, Any], dict[str, Any]]] | None = field(
+        default=None, repr=False, compare=False)
+    _metrics: tuple[dict[str, Any], dict[str, Any]] | None = field(
+        default=None, init=False, repr=False, compare=False)
+
+    def _computed(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Activity and estimate, computed on first use (a campaign that never reads them
+        never pays for them)."""
+        if self._metrics is None and self.metrics_source is not None:
+            self._metrics = self.metrics_source()
+        return self._metrics or (None, None)
+
+    @property
+    def activity(self) -> dict[str, Any] | None:
+        """Spikes, rates, synaptic operations, sparsity, footprint, ISI CV
+        (:func:`hal.snn.metrics.activity`, NeuroBench's definitions)."""
+        return self._computed()[0]
+
+    @property
+    def estimate(self) -> dict[str, Any] | None:
+        """Energy (pJ) and latency (ns) estimates on the target, with their sources
+        (:func:`hal.snn.metrics.estimate`)."""
+        return self._computed()[1]
 
     def spike_counts(self) -> dict[str, list[int]]:
         """Per node, spikes per neuron summed over time (and batch)."""
@@ -52,4 +77,5 @@ class SimResult(Result):
 
     def _payload(self) -> dict[str, Any]:
         return {"steps": self.steps, "record": list(self.record),
-                "spike_counts": self.spike_counts(), "delay_steps": self.delay_steps}
+                "spike_counts": self.spike_counts(), "delay_steps": self.delay_steps,
+                "activity": self.activity, "estimate": self.estimate}
