@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 import hal
 from hal.cli import main
-from tests.conftest import has_module, shm_files
+from tests.conftest import has_module, leaked_shm, shm_files
 
 CORPUS = Path(__file__).parent / "corpus"
 ROOT = Path(__file__).resolve().parents[1]
@@ -500,20 +500,6 @@ def _lava_pids(pgid: int) -> list[str]:
     return [line.split()[0] for line in out if line.strip() and "Z" not in line.split()[1]]
 
 
-def _unmapped(names: set[str]) -> set[str]:
-    """Of these /dev/shm names, those no process maps (leaked, rather than another
-    program's segments in use on a shared machine)."""
-    import re
-
-    mapped: set[str] = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            mapped |= set(re.findall(r"/dev/shm/(\S+)", Path(f"/proc/{pid}/maps").read_text()))
-        except OSError:
-            continue
-    return {n for n in names if n not in mapped and os.path.exists(f"/dev/shm/{n}")}
-
-
 @needs_lava
 @pytest.mark.parametrize("group", [False, True], ids=["signal-to-hal", "ctrl-c-to-group"])
 def test_sigint_during_lava_run_exits_130_and_leaves_nothing(files, group):
@@ -546,7 +532,7 @@ def test_sigint_during_lava_run_exits_130_and_leaves_nothing(files, group):
         "error: interrupted (Ctrl-C); the run was stopped and its resources released"]
     time.sleep(0.5)
     assert _lava_pids(proc.pid) == []
-    assert _unmapped(shm_files() - before) == set()
+    assert leaked_shm(before) == set()
 
 
 @needs_lava
@@ -576,7 +562,7 @@ def test_forgotten_lava_session_does_not_block_exit(tmp_path):
     assert proc.returncode == 0 and elapsed < 5, proc.stderr.read()
     time.sleep(0.5)
     assert _lava_pids(proc.pid) == []
-    assert _unmapped(shm_files() - before) == set()
+    assert leaked_shm(before) == set()
 
 
 @needs_lava
