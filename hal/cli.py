@@ -237,6 +237,7 @@ def _check_fallbacks(t: hal.Target) -> None:
 
 
 def _register_family_commands() -> None:
+    from hal.faults.cli import robustness
     from hal.qubo.cli import solve
     from hal.snn.cli import run
     from hal.sweep.cli import sweep
@@ -244,6 +245,7 @@ def _register_family_commands() -> None:
     main.add_command(run)
     main.add_command(solve)
     main.add_command(sweep)
+    main.add_command(robustness)
 
 
 _register_family_commands()

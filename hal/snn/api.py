@@ -109,7 +109,8 @@ def _check_lowered(net: Lowered, t: Target) -> dict:
 
 
 def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
-            fallback: bool | None = None, **options: Any) -> Executable:
+            fallback: bool | None = None, faults: Any = None, fault_seed: int = 0,
+            tmr: Any = False, **options: Any) -> Executable:
     """Lower and quantize ``graph`` (NIR graph or path) for ``target``.
 
     Args:
@@ -117,6 +118,10 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
         target: target name or ``"auto"``; unavailable or too-small targets follow the
             fallback rules of :func:`hal.select`.
         dt: time step in seconds (NIR graphs are continuous time).
+        faults: a fault plan (dict or ``"kind=rate,..."``, :mod:`hal.faults`) applied to
+            the lowered, quantized network, the same on every target; ``fault_seed``
+            picks the victims; ``tmr`` (True or population names) triplicates populations
+            with a majority vote. ``exe.faults`` and provenance record what was broken.
         **options: compile options (:data:`hal.compilers.snn.OPTIONS`: ``v_scale``,
             ``rounding``, ``decay_scale``), ``compensate_delay``, and the backend's own
             options (``hal backends`` lists them).
@@ -129,11 +134,18 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
     graph_numbers(graph)  # input validation (issue 11)
     timer = Timer()
     prepared: dict[str, Lowered] = {}  # lowered (and quantized) once per target tried
+    plan, reports = None, {}
+    if faults is not None or tmr:  # issue 15: the logic lives in hal.faults
+        from hal.faults import apply, prepare
+
+        plan = prepare(faults, fault_seed, tmr)
 
     def net_for(t: Target, opts: dict[str, Any]) -> Lowered:
         key = f"{t.precision}:{t.limits.model_dump_json()}:{[opts[k] for k in OPTIONS]}"
         if key not in prepared:
             prepared[key] = _prepare(graph, t, opts, dt)
+            if plan is not None:
+                reports[id(prepared[key])] = apply(prepared[key], t, plan, tmr)
         return prepared[key]
 
     def fits(t: Target) -> str | None:
@@ -153,7 +165,9 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
     log.info("compiled %d neurons for %s", net.num_neurons, chosen.name,
              extra={"target": chosen.name, "backend": backend.name,
                     "neurons": net.num_neurons, "seconds": timer.times["compile_s"]})
-    return Executable(net, chosen, backend, opts, skips, timer.times, graph)
+    exe = Executable(net, chosen, backend, opts, skips, timer.times, graph)
+    exe.faults = reports.get(id(net))
+    return exe
 
 
 def load_saved(meta: dict[str, Any], arrays: dict[str, np.ndarray],
@@ -178,6 +192,9 @@ def _family_options(options: dict[str, Any]) -> dict[str, Any]:
 
 class Executable:
     """A network compiled for one target; :meth:`run` it as often as you like."""
+
+    #: the :class:`hal.faults.FaultReport` of a compile with faults or TMR, else None
+    faults: Any = None
 
     def __init__(self, net: Lowered, target: Target, backend: SpikingBackend,
                  options: dict[str, Any], skips: list[Skip], timing: dict[str, float],
@@ -234,9 +251,13 @@ class Executable:
         if encoder is not None:  # issue 14: analog input encoded on the host
             from hal.snn.inference import encode_inputs
 
+            if self.faults is not None:  # issue 15: adversarial input, before encoding
+                inputs = self.faults.attack(self.net, inputs)
             inputs = encode_inputs(inputs, encoder, steps, seed or 0, encoder_options)
         keys = _record(record) | {"spikes"}
         x, single, steps = as_batch(inputs, self.net.n_in, steps)
+        if self.faults is not None:  # issue 15: input noise on the host, same everywhere
+            x = self.faults.perturb(x, seed)
         comp = bool(self.options["compensate_delay"])
         extra = max(self.net.depth.values(), default=0) if comp else 0
         if extra:
@@ -275,7 +296,8 @@ class Executable:
         v_scale = 2.0 ** q["format"]["align_bits"] * q["v_scale"] if q else 1.0
         prov = make_provenance(self.target, self.backend, seed=seed, options=self.options,
                                fallbacks=self.skips, dt=self.net.dt, quantization=q,
-                               delay_compensated=comp)
+                               delay_compensated=comp,
+                               faults=self.faults.to_dict() if self.faults else None)
         return SimResult(target=self.target.name, backend=self.backend.name,
                          precision=self.target.precision, spikes=spikes, states=states,
                          v_scale=v_scale, delay_steps=delays, steps=steps,

@@ -49,9 +49,16 @@ console = Console()
               help="Only the first N samples of --data.")
 @click.option("--batch-size", type=POSITIVE_INT, default=1, show_default=True,
               help="Samples per run with --data (1: true per-sample latency).")
+# issue 15: fault plans and TMR (hal.faults)
+@click.option("--faults", default=None, metavar="KIND=RATE,...",
+              help="Fault plan applied at compile time, e.g. dead_neurons=0.1,"
+                   "weight_bitflips=1e-3 (hal robustness --list-faults lists the kinds).")
+@click.option("--fault-seed", type=int, default=0, show_default=True,
+              help="Seed that picks the faults' victims.")
+@click.option("--tmr", is_flag=True, help="Triplicate spiking populations with a vote.")
 def run(model, target, input_path, steps, dt, other, compensate_delay, fallback, save, plot,
         option_pairs, record, as_json, no_type_check, data, encode, decode, seed, limit,
-        batch_size) -> None:
+        batch_size, faults, fault_seed, tmr) -> None:
     """Run a NIR network on a target (optionally compare with another target)."""
     import hal
     from hal._atomic import atomic_path, check_writable
@@ -67,6 +74,8 @@ def run(model, target, input_path, steps, dt, other, compensate_delay, fallback,
     opts = parse_options(option_pairs)
     if compensate_delay:
         opts["compensate_delay"] = True
+    if faults or tmr:
+        opts.update(faults=faults, fault_seed=fault_seed, tmr=tmr)
     fb = True if fallback else None
     if data is not None:
         from hal.snn.infer_cli import run_data

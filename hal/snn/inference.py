@@ -9,7 +9,7 @@ Example:
     >>> x = np.random.default_rng(0).random((5, 4))            # 5 samples in [0, 1]
     >>> p = predict(exe, x, encoder="rate", decoder="count", steps=32, seed=0)
     >>> p.labels.shape, sorted(p.latency_ms), p.estimate["estimate"]
-    ((5,), ['mean', 'p50', 'p95', 'p99', 'per_sample'], True)
+    ((5,), ['batch_size', 'mean', 'p50', 'p95', 'p99', 'per_sample'], True)
 """
 
 from __future__ import annotations
@@ -107,6 +107,8 @@ def predict(exe: Any, x: Any, y: Any = None, *, encoder: str | Callable | None =
         raise ValidationError(f"output '{out}' is not a population; choose from "
                               f"{', '.join(exe.net.populations)}")
     t0 = time.perf_counter()
+    if getattr(exe, "faults", None) is not None and encoder is not None:  # issue 15
+        x = exe.faults.attack(exe.net, x)
     xs = encode_inputs(x, encoder, steps, seed, encoder_options)
     xs = xs if xs.ndim == 3 else xs[None]
     enc_each = (time.perf_counter() - t0) / len(xs)
@@ -151,7 +153,9 @@ def predict(exe: Any, x: Any, y: Any = None, *, encoder: str | Callable | None =
                       timing={**exe.compile_timing, "predict_s": float(per.sum()) / 1e3},
                       fallbacks=[s.to_dict() for s in exe.skips],
                       provenance={"encoder_options": encoder_options or {},
-                                  "decoder_options": decoder_options or {}})
+                                  "decoder_options": decoder_options or {},
+                                  "faults": exe.faults.to_dict() if getattr(
+                                      exe, "faults", None) is not None else None})
 
 
 def run_metrics(net: Any, target: Any, spikes: dict[str, np.ndarray],
