@@ -582,3 +582,46 @@ def test_lava_session_closed_on_garbage_collection():
     while mp.active_children() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert mp.active_children() == []
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    from hal._atomic import atomic_path
+
+    out = tmp_path / "out.npz"
+    with pytest.raises(OSError, match="No space"), atomic_path(out) as tmp:
+        tmp.write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+    out.write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt), atomic_path(out) as tmp:
+        tmp.write_bytes(b"half")
+        raise KeyboardInterrupt
+    assert out.read_bytes() == b"old" and list(tmp_path.iterdir()) == [out]
+
+
+@needs_lava
+def test_ctrl_c_during_api_run_on_lava_raises_after_cleanup(exe):
+    import multiprocessing as mp
+    import threading
+
+    from hal.snn.ir import random_network
+
+    lava = hal.compile(random_network(3, 5, 2, seed=1), target="loihi2-sim")
+    x = (np.random.default_rng(0).random((50_000, 3)) < 0.3).astype(float)
+    before = shm_files()
+    sent = []
+
+    def interrupt() -> None:  # once Lava's processes run
+        deadline = time.monotonic() + 60
+        while len(mp.active_children()) < 6 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        lava.run(x)
+    assert sent and time.monotonic() - sent[0] < 2.0
+    assert mp.active_children() == []
+    assert leaked_shm(before) == set()
