@@ -15,7 +15,7 @@ import numpy as np
 from hal.backend import Option, QuboBackend
 from hal.compilers.milp import cqm_to_milp
 from hal.compilers.qubo import Compiled
-from hal.errors import HALTimeoutError
+from hal.errors import HALTimeoutError, Infeasible
 from hal.qubo.result import Samples
 from hal.target import Target
 
@@ -45,6 +45,10 @@ class ClassicalMilpBackend(QuboBackend):
         opts = self.resolve_options(target, options)
         info, sample = solve_cqm(compiled.cqm, opts["time_limit_s"], opts["mip_rel_gap"],
                                  target.limits.max_time_s)
+        if info["status"] == "infeasible":
+            raise Infeasible("infeasible: HiGHS proved that no assignment satisfies every "
+                             "constraint; relax a capacity, an (anti-)affinity rule or "
+                             "allow jobs to stay unassigned (assign: at_most)")
         if sample is None:
             raise HALTimeoutError(f"HiGHS found no solution within {opts['time_limit_s']} s "
                                   f"(status {info['status']}); raise time_limit_s")

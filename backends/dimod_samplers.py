@@ -35,7 +35,7 @@ class DimodSamplerBackend(QuboBackend):
     packages = ("dwave-samplers", "dimod")
     options = {
         "sampler": Option("sa", "sa, tabu, steepest or exact", probe="steepest"),
-        "num_reads": Option(100, "samples drawn per round", probe=3),
+        "num_reads": Option(100, "samples drawn per round", probe=3, minimum=1),
         "num_sweeps": Option(None, "SA sweeps per read (None: dwave-samplers' default)",
                              probe=5),
         "penalty": Option("auto", "constraint penalty: auto (per constraint, from the "

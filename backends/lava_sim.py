@@ -45,7 +45,8 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
                             "raised", probe=1e-9),
         "chunk_steps": Option(250, "steps per blocking Lava run; the timeout is checked "
                               "before each chunk (a scheduling knob: results do not change, "
-                              "so the conformance kit does not probe it)", probe=None),
+                              "so the conformance kit does not probe it)", probe=None,
+                              minimum=1),
     }
 
     def availability(self, target: Target | None = None) -> Availability:
@@ -177,25 +178,12 @@ class LavaStream:
         for _ in range(self.left):
             self.injector.send(zeros)
         self.left = 0
-        import threading
+        from hal import session
 
-        errors: list[BaseException] = []
-
-        def stop() -> None:
-            try:  # let the run end on the queued zeros and take its reply, then stop:
-                self.anchor.wait()  # a reply left in the channel fails Runtime.stop
-                self.anchor.stop()
-            except BaseException as exc:  # re-raised below, in the caller's thread
-                errors.append(exc)
-
-        stopper = threading.Thread(target=stop, daemon=True)
-        stopper.start()
-        stopper.join(self.timeout_s)
-        if stopper.is_alive():
-            raise HALTimeoutError(f"the Lava runtime did not stop within timeout_s="
-                                  f"{self.timeout_s}; its processes may linger")
-        if errors:
-            raise errors[0]
+        grace = session.EXIT_GRACE_S if session.exiting() else self.timeout_s
+        # let the run end on the queued zeros and take its reply, then stop (a reply left
+        # in the channel fails Runtime.stop)
+        stop_runtime(self.anchor, grace, wait_first=True)
 
 
 class LavaLiquidStepper:
@@ -215,6 +203,7 @@ class LavaLiquidStepper:
         from lava.proc.io.extractor import Extractor
         from lava.proc.io.injector import Injector
 
+        guard_sigint()
         from hal.backends.lava_procs.liquid.process import LiquidCell
 
         net, batch = self.net, self.batch
@@ -340,6 +329,7 @@ def _network(net: Lowered, fixed: bool, source: Any, sparse: bool = False,
     (``Sparse``/``DelaySparse`` when ``sparse``; a ``LearningDense`` where the connection
     is plastic, collected in ``plastic_procs``), with the network input taken from the
     OutPort ``source``."""
+    guard_sigint()
     procs = {name: _neurons(pop, fixed) for name, pop in net.populations.items()}
     bits = net.quantization["format"]["weight_bits"] if fixed else None
     for c in net.connections:
@@ -441,4 +431,243 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any],
             out[WEIGHTS_KEY] = _weight_history(net, fixed, learning, w_mons, T)
         return out
     finally:
-        anchor.stop()
+        stop_runtime(anchor, float(opts["timeout_s"]))
+
+
+# -- interruption and cleanup (issue 11) ------------------------------------------------------
+#: after Ctrl-C (or at interpreter exit) a runtime gets this long to stop before its
+#: processes are terminated
+INTERRUPT_GRACE_S = 1.5
+
+
+_FORK = {"depth": 0, "pending": False, "hooked": False}
+
+
+def guard_sigint() -> None:
+    """Make Ctrl-C reach only this (host) process, never half-way through a fork, and
+    never the Lava processes it forks.
+
+    A terminal sends SIGINT to the whole process group: Lava's processes would die
+    printing tracebacks while the host waits for them. And a KeyboardInterrupt raised in
+    the host inside ``os.fork``'s at-fork handlers is swallowed ("Exception ignored"),
+    so the run went on. Called before a network is built (so before Lava forks), this
+    wraps the main thread's SIGINT handler once and hooks ``os.fork``: a forked process
+    ignores SIGINT; an interrupt that lands during a fork is raised again right after it.
+    Off the main thread it does nothing.
+    """
+    import os
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if not _FORK["hooked"]:
+        os.register_at_fork(before=_fork_begins, after_in_parent=_fork_ends,
+                            after_in_child=_forked)
+        _FORK["hooked"] = True
+    previous = signal.getsignal(signal.SIGINT)
+    if getattr(previous, "hal_guard", False):
+        return
+    host = os.getpid()
+
+    def on_sigint(signum: int, frame: Any) -> Any:
+        if os.getpid() != host:
+            return None  # a forked Lava process: the host stops it
+        if _FORK["depth"]:
+            _FORK["pending"] = True  # raised again when the fork is done
+            return None
+        if callable(previous):
+            return previous(signum, frame)
+        if previous == signal.SIG_IGN:
+            return None
+        raise KeyboardInterrupt
+
+    on_sigint.hal_guard = True  # type: ignore[attr-defined]
+    signal.signal(signal.SIGINT, on_sigint)
+
+
+def _fork_begins() -> None:
+    _FORK["depth"] += 1
+
+
+def _fork_ends() -> None:
+    import os
+    import signal
+    import threading
+
+    _FORK["depth"] = max(_FORK["depth"] - 1, 0)
+    if _FORK["pending"] and not _FORK["depth"]:
+        _FORK["pending"] = False
+        # sent again from a thread, once os.fork has returned (an exception raised in an
+        # at-fork handler would be swallowed again)
+        threading.Timer(0.02, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+
+def _forked() -> None:
+    import signal
+
+    _FORK["depth"], _FORK["pending"] = 0, False
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread of the child: the Python guard still applies
+        pass
+
+
+def stop_runtime(anchor: Any, timeout_s: float, wait_first: bool = False) -> None:
+    """Stop the runtime of ``anchor``'s network and release what Lava keeps of it.
+
+    The stop runs in a thread joined within ``timeout_s`` (:data:`INTERRUPT_GRACE_S` while
+    an exception such as KeyboardInterrupt is propagating, and never less); a runtime
+    that does not stop in time has its processes terminated and its shared memory freed
+    (:func:`force_stop`): its results, if any, were already read. Either way
+    :func:`release_lava` then drops Lava's references to the finished processes. Errors
+    of a stop that returned are raised after the cleanup, unless another exception is
+    already propagating. ``wait_first``: wait for the
+    current (non-blocking) run to end before stopping.
+    """
+    import sys
+    import threading
+
+    runtime = getattr(anchor, "runtime", None)
+    if runtime is None:
+        return
+    propagating = sys.exc_info()[0] is not None
+    grace = INTERRUPT_GRACE_S if propagating else max(timeout_s, INTERRUPT_GRACE_S)
+    errors: list[BaseException] = []
+    segments = _segments(runtime)  # Lava forgets them when it shuts its manager down
+    procs = _processes(runtime)
+
+    def stop() -> None:
+        try:
+            if wait_first:
+                anchor.wait()
+            anchor.stop()
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            errors.append(exc)
+
+    stopper = threading.Thread(target=stop, daemon=True, name="hal-lava-stop")
+    stopper.start()
+    stopper.join(grace)
+    hung = stopper.is_alive()
+    if hung or errors or any(_alive(p) for p in procs):
+        force_stop(runtime)
+    _unlink(segments)
+    release_lava(runtime)
+    if errors and not hung and not propagating:
+        raise errors[0]
+
+
+def force_stop(runtime: Any) -> None:
+    """Terminate a runtime's Lava processes (SIGTERM, then SIGKILL), shut down its
+    shared-memory manager (which unlinks the segments) and terminate the manager's
+    process if it is still there. For runtimes that do not stop, or half-started ones."""
+    import multiprocessing as mp
+
+    runtime._is_running = runtime._is_started = False
+    for part in (_smm(runtime), getattr(runtime, "_watchdog_manager", None)):
+        try:
+            if part is not None:
+                (part.shutdown if hasattr(part, "shutdown") else part.stop)()
+        except Exception:  # noqa: BLE001, S110 - best effort: a half-started manager
+            pass
+    procs = _processes(runtime)
+    for proc in procs:
+        if _alive(proc):
+            proc.terminate()
+    for proc in procs:
+        for signal_it in (None, "kill"):
+            if _alive(proc):
+                if signal_it:
+                    proc.kill()
+                try:
+                    mp.Process.join(proc, 0.5)
+                except ValueError:  # closed meanwhile by Lava's own join
+                    break
+        # reaped: keep Lava's join and multiprocessing's exit hook off it
+        proc._is_done = True
+        mp.process._children.discard(proc)
+
+
+def _smm(runtime: Any) -> Any:
+    return getattr(getattr(runtime, "_messaging_infrastructure", None), "smm", None)
+
+
+def _processes(runtime: Any) -> list[Any]:
+    """The OS processes a runtime started: its actors and its shared-memory manager."""
+    actors = list(getattr(getattr(runtime, "_messaging_infrastructure", None), "actors",
+                          None) or [])
+    manager = getattr(getattr(_smm(runtime), "_manager", None), "_process", None)
+    return actors + ([manager] if manager is not None else [])
+
+
+def _alive(actor: Any) -> bool:
+    try:
+        return bool(actor.is_alive())
+    except ValueError:  # Lava closes the process object once it has joined it
+        return False
+
+
+def _segments(runtime: Any) -> list[str]:
+    """Names of the shared-memory segments a runtime's channels use."""
+    handles = getattr(_smm(runtime), "_shared_memory_handles", None) or []
+    return [h.name for h in handles if getattr(h, "name", None)]
+
+
+def _unlink(names: list[str]) -> None:
+    """Unlink segments still present (an interrupted start can leave its manager's
+    segments behind even after a clean stop)."""
+    from multiprocessing import shared_memory
+
+    for name in names:
+        try:
+            seg = shared_memory.SharedMemory(name=name)
+        except (FileNotFoundError, OSError, ValueError):
+            continue
+        seg.close()
+        try:
+            seg.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def release_lava(runtime: Any) -> None:
+    """Drop what Lava keeps of a finished runtime's processes.
+
+    Lava's ``ProcessServer`` and ``VarServer`` singletons list every process and variable
+    ever created (with their ports and runtime, hence its channels and shared-memory
+    objects), so each run left about 300 KB behind. Processes of a stopped runtime are
+    never run again; removing them and their variables lets Python free the network.
+    """
+    from lava.magma.core.process.process import ProcessServer
+    from lava.magma.core.process.variable import VarServer
+
+    server = ProcessServer()
+    gone = {id(p) for p in server.processes if getattr(p, "_runtime", None) is runtime}
+    if not gone:
+        return
+    server.processes = [p for p in server.processes if id(p) not in gone]
+    var_server = VarServer()
+    var_server.vars = [v for v in var_server.vars
+                       if id(getattr(v, "process", None)) not in gone]
+    _dedupe_lava_log_handlers()
+
+
+def _dedupe_lava_log_handlers() -> None:
+    """Every Lava process adds a console handler to the root logger, and every Lava
+    compile one to the compiler's logger (one more per run, and each Lava log line
+    printed once per handler); keep only the first of each."""
+    import logging
+
+    from lava.magma.core.process.process import LogConfig
+
+    fmt = LogConfig().format
+    for logger, lava_fmt in ((logging.getLogger(), fmt),
+                             (logging.getLogger("lava.magma.compiler.compiler"), None)):
+        kept = False
+        for handler in list(logger.handlers):
+            formatter = handler.formatter
+            if type(handler) is logging.StreamHandler and \
+                    getattr(formatter, "_fmt", None) == lava_fmt:
+                if kept:
+                    logger.removeHandler(handler)
+                kept = True

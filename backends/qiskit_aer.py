@@ -34,8 +34,9 @@ class QiskitAerBackend(QuboBackend):
     options = {
         "method": Option("statevector", "Aer method: statevector or matrix_product_state",
                          probe="matrix_product_state"),
-        "reps": Option(1, "QAOA depth p", probe=2),
-        "shots": Option(2048, "shots sampled from the optimised circuit", probe=64),
+        "reps": Option(1, "QAOA depth p", probe=2, minimum=1),
+        "shots": Option(2048, "shots sampled from the optimised circuit", probe=64,
+                        minimum=1),
         "maxiter": Option(200, "optimiser iterations (COBYLA)", probe=2),
         "initial_angles": Option("auto", "auto (fixed-angle table, else a ramp) or a list "
                                  "of 2p angles", probe=None),

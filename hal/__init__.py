@@ -19,6 +19,7 @@ from hal.errors import (
     DoesNotFit,
     HALError,
     HALTimeoutError,
+    Infeasible,
     TargetNotFound,
     UnknownBackend,
     ValidationError,
@@ -56,6 +57,7 @@ _LAZY = {
     "LiquidBackend": "hal.backend",
     "QuboBackend": "hal.backend",
     "AllocationProblem": "hal.qubo.problem",
+    "MaxCutProblem": "hal.qubo.problem",
     "SolveResult": "hal.qubo.result",
 }
 
@@ -70,7 +72,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "Availability", "Backend", "BackendUnavailable", "CompileError", "DoesNotFit",
-    "FallbackWarning", "HALError", "HALTimeoutError", "Skip", "Target", "TargetNotFound",
+    "FallbackWarning", "HALError", "HALTimeoutError", "Infeasible", "Skip", "Target",
+    "TargetNotFound",
     "UnknownBackend", "ValidationError", "get_backend", "get_target", "list_backends",
     "list_targets", "register_backend", "select", *_LAZY,
 ]

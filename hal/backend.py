@@ -77,6 +77,23 @@ class Option:
     default: Any
     doc: str
     probe: Any = None
+    minimum: float | None = None  # smallest value accepted (counts: 1)
+
+    def check(self, name: str, value: Any) -> None:
+        """Refuse a value a numeric option cannot take: not a finite number, not an
+        integer where the default is one, negative where the default is not, or below
+        ``minimum``. Non-numeric options are left to their backend."""
+        d = self.default
+        if value is None or isinstance(d, bool) or not isinstance(d, (int, float)):
+            return
+        from hal._checks import count, number
+
+        if isinstance(d, int):
+            count(value, f"option {name}", int(self.minimum if self.minimum is not None
+                                               else 0 if d >= 0 else -2**63))
+        else:
+            low = self.minimum if self.minimum is not None else 0.0 if d >= 0 else None
+            number(value, f"option {name}", low)
 
 
 @runtime_checkable
@@ -151,6 +168,8 @@ class Backend:
                     f"from {source}; known options: {known}"
                 )
             merged.update(opts)
+        for key, value in (given or {}).items():  # input validation (issue 11)
+            declared[key].check(key, value)
         return merged
 
 

@@ -7,11 +7,13 @@ not fit. Errors print one line naming the culprit, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import hal
@@ -21,9 +23,32 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+def one_line(text: str) -> str:
+    """``text`` on one line (several problems joined with '; ')."""
+    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``error: message`` on one line (user text escaped, never read as rich markup)
+    and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {escape(one_line(message))}", highlight=False,
+                      soft_wrap=True)
     sys.exit(code)
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an exception nq-hal did not turn into a HALError itself."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}"
+    if isinstance(exc, MemoryError):
+        return "out of memory; try a smaller problem, fewer steps or a smaller batch"
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply (recursion limit reached)"
+    module = type(exc).__module__.split(".")[0]
+    origin = "" if module == "builtins" else f"{module}."
+    return (f"{origin}{type(exc).__name__}: {exc} (an input nq-hal did not check; please "
+            "report it, with HAL_DEBUG=1 for the traceback)")
 
 
 def _print_json(obj: Any) -> None:
@@ -41,13 +66,45 @@ def _json_default(obj: Any) -> Any:
 
 
 class _Group(click.Group):
-    """Turns every HALError into one line on stderr and exit code 2."""
+    """The one error path of the command line: every failure prints one line on stderr.
+
+    Exit codes: 2 bad input (a HALError's ``exit_code``, a click usage error, any other
+    exception), 1 a run that finished but failed (infeasible, timeout, failed check),
+    130 interrupted (Ctrl-C). ``HAL_DEBUG=1`` re-raises unexpected exceptions with their
+    traceback.
+    """
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:  # usage errors: bad flag, bad value
+            ctx = getattr(exc, "ctx", None)
+            see = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            _fail(exc.format_message() + see, exc.exit_code)
+        except (KeyboardInterrupt, click.Abort):
+            _fail("interrupted (Ctrl-C); the run was stopped and its resources released", 130)
+        except HALError as exc:
+            _fail(str(exc), exc.exit_code)
+        except BrokenPipeError:  # output piped into a command that stopped reading
+            sys.stderr.close()
+            sys.exit(1)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
+            if os.environ.get("HAL_DEBUG"):
+                raise
+            _fail(_describe(exc), 2)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except HALError as exc:
-            _fail(str(exc))
+        except KeyboardInterrupt:  # before click turns it into Abort and prints a blank line
+            _fail("interrupted (Ctrl-C); the run was stopped and its resources released", 130)
 
 
 @click.group(cls=_Group)
@@ -104,8 +161,8 @@ def targets(as_json: bool) -> None:
     for col in ("name", "kind", "backend", "precision", "available"):
         table.add_column(col)
     for r in rows:
-        status = "[green]yes[/]" if r["available"] else f"[red]no[/]: {r['short']}"
-        table.add_row(r["name"], r["kind"], r["backend"], r["precision"], status)
+        status = "[green]yes[/]" if r["available"] else f"[red]no[/]: {escape(r['short'])}"
+        table.add_row(*(escape(r[k]) for k in ("name", "kind", "backend", "precision")), status)
     console.print(table)
 
 
@@ -127,8 +184,9 @@ def backends(as_json: bool) -> None:
     for col in ("name", "workloads", "available", "options"):
         table.add_column(col)
     for r in rows:
-        status = "[green]yes[/]" if r["available"] else f"[red]no[/]: {r['reason']}"
-        table.add_row(r["name"], ", ".join(r["workloads"]), status, ", ".join(r["options"]))
+        status = "[green]yes[/]" if r["available"] else f"[red]no[/]: {escape(r['reason'])}"
+        table.add_row(escape(r["name"]), ", ".join(r["workloads"]), status,
+                      ", ".join(r["options"]))
     console.print(table)
 
 
@@ -143,6 +201,7 @@ def check(what: str, target: str | None, as_json: bool) -> None:
 
         sys.exit(check_model(what, target, as_json))
     t = hal.get_target(what)
+    _check_fallbacks(t)
     avail = hal.get_backend(t.backend).availability(t)
     info = {"name": t.name, "kind": t.kind, "backend": t.backend, "precision": t.precision,
             "available": avail.ok, "reason": avail.describe(),
@@ -151,15 +210,30 @@ def check(what: str, target: str | None, as_json: bool) -> None:
     if as_json:
         _print_json(info)
         return
-    table = Table(title=f"target {t.name} ({t.kind}, backend {t.backend})")
+    table = Table(title=escape(f"target {t.name} ({t.kind}, backend {t.backend})"))
     table.add_column("limit")
     table.add_column("value")
     table.add_column("source")
     for key, value in info["limits"].items():
-        table.add_row(key, str(value), t.sources.get(key, ""))
+        table.add_row(key, escape(str(value)), escape(t.sources.get(key, "")))
     console.print(table)
-    console.print(f"options: {t.options}\nfallback: {t.fallback or 'none'}\n"
-                  f"available: {avail.describe()}\nfile: {t.path}", highlight=False)
+    console.print(escape(f"options: {t.options}\nfallback: {t.fallback or 'none'}\n"
+                         f"available: {avail.describe()}\nfile: {t.path}"), highlight=False)
+
+
+def _check_fallbacks(t: hal.Target) -> None:
+    """Every fallback must name a target of the same family."""
+    from hal.errors import TargetNotFound, ValidationError
+
+    for name in t.fallback:
+        try:
+            other = hal.get_target(name)
+        except TargetNotFound:
+            raise ValidationError(f"{t.path}: fallback: target '{name}' does not exist; see "
+                                  "'hal targets' for the known ones") from None
+        if other.family != t.family:
+            raise ValidationError(f"{t.path}: fallback: target '{name}' runs {other.family} "
+                                  f"workloads, '{t.name}' runs {t.family}")
 
 
 def _register_family_commands() -> None:

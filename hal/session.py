@@ -3,15 +3,59 @@
 ``session = exe.open()`` holds the program's state on its backend (numpy arrays, torch
 tensors, or a running Lava network); ``session.step(x_t)`` advances one step and returns
 that step's outputs; ``reset`` zeroes the state; ``close`` releases it.
+
+A session the caller forgets to close is closed when it is garbage collected and, at the
+latest, at interpreter exit (before multiprocessing waits for its children, so a forgotten
+Lava session cannot keep Python from exiting). Ctrl-C during a step closes the session,
+then the KeyboardInterrupt propagates.
 """
 
 from __future__ import annotations
 
+import atexit
+import weakref
 from typing import Any
 
 import numpy as np
 
+from hal._checks import finite_array
 from hal.errors import HALTimeoutError, ValidationError
+
+#: at interpreter exit, a backend gets this long to release a session before it forces
+EXIT_GRACE_S = 2.0
+_SESSIONS: weakref.WeakSet[Session] = weakref.WeakSet()
+_state = {"exiting": False, "registered": False}
+
+
+def exiting() -> bool:
+    """True while open sessions are being closed at interpreter exit."""
+    return _state["exiting"]
+
+
+def _close_all() -> None:
+    _state["exiting"] = True
+    for session in list(_SESSIONS):
+        session.close_quietly()
+
+
+def _register_exit_hook() -> None:
+    # atexit hooks run last-registered first: registering when the first session opens
+    # (after its backend imported multiprocessing) closes sessions before
+    # multiprocessing joins its children, which a running Lava network would block.
+    if not _state["registered"]:
+        atexit.register(_close_all)
+        _state["registered"] = True
+
+
+def _release(box: list) -> None:
+    """Close the stepper in ``box`` once; errors are swallowed (GC and exit cannot report
+    them usefully)."""
+    stepper, box[0] = box[0], None
+    if stepper is not None:
+        try:
+            stepper.close()
+        except Exception:  # noqa: BLE001, S110 - nothing to report to at GC or exit
+            pass
 
 
 def _first(y: Any) -> Any:
@@ -29,12 +73,28 @@ class Session:
     """
 
     def __init__(self, stepper: Any, n_in: int, batch: int | None) -> None:
-        self._stepper, self.n_in, self.batch, self.steps = stepper, n_in, batch, 0
+        self._box = [stepper]  # shared with the finalizer, which must not hold self
+        self.n_in, self.batch, self.steps = n_in, batch, 0
+        self._finalizer = weakref.finalize(self, _release, self._box)
+        _SESSIONS.add(self)
+        _register_exit_hook()
+
+    @property
+    def _stepper(self) -> Any:
+        return self._box[0]
+
+    @_stepper.setter
+    def _stepper(self, value: Any) -> None:
+        self._box[0] = value
+
+    def close_quietly(self) -> None:
+        """Close, swallowing errors (for GC and interpreter exit)."""
+        self._finalizer()
 
     def _input(self, x_t: Any) -> np.ndarray:
         if self._stepper is None:
             raise ValidationError("session is closed; open a new one with exe.open()")
-        x = np.asarray(x_t, dtype=np.float64)
+        x = finite_array(x_t, "step input")
         want = (self.n_in,) if self.batch is None else (self.batch, self.n_in)
         if x.shape != want:
             raise ValidationError(f"step input must have shape {want}, got {x.shape}")
@@ -48,6 +108,9 @@ class Session:
             y = self._stepper.step(x, *args)
         except HALTimeoutError:
             self._stepper = None
+            raise
+        except KeyboardInterrupt:  # Ctrl-C: release the backend, then let it propagate
+            self.close_quietly()
             raise
         self.steps += 1
         if self.batch is not None:
@@ -64,6 +127,7 @@ class Session:
         """Release the state (and, on Lava, stop the runtime). Safe to call twice."""
         if self._stepper is not None:
             stepper, self._stepper = self._stepper, None
+            self._finalizer.detach()
             stepper.close()
 
     def __enter__(self) -> Session:

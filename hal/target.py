@@ -237,6 +237,10 @@ def get_target(name: str | Target) -> Target:
     """
     if isinstance(name, Target):
         return name
+    if not isinstance(name, (str, os.PathLike)):
+        raise ValidationError(f"a target name must be a string, got {name!r}; see "
+                              "'hal targets'")
+    name = os.fspath(name)
     if name.endswith((".yaml", ".yml")) and Path(name).exists():
         path = Path(name)
     else:

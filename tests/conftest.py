@@ -27,3 +27,20 @@ def has_module(name: str) -> bool:
 def shm_files() -> set[str]:
     """Shared-memory segments now on this machine (Lava leaks them if not stopped)."""
     return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
+
+def leaked_shm(before: set[str]) -> set[str]:
+    """Segments new since ``before`` that no live process maps: leaked ones. On a machine
+    shared with other Lava users, their runtimes' segments come and go in /dev/shm too;
+    those are mapped by their processes and not counted."""
+    import re
+
+    new = shm_files() - before
+    mapped: set[str] = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/maps") as f:
+                mapped |= set(re.findall(r"/dev/shm/(\S+)", f.read()))
+        except OSError:
+            continue
+    return {n for n in new if n not in mapped and os.path.exists(f"/dev/shm/{n}")}

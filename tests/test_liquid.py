@@ -9,7 +9,7 @@ import pytest
 import hal
 from hal.result import jsonable
 
-from .conftest import has_module, shm_files
+from .conftest import has_module, leaked_shm, shm_files
 
 torch = pytest.importorskip("torch", reason="needs the torch extra")
 ncps_torch = pytest.importorskip("ncps.torch", reason="needs ncps (torch extra)")
@@ -207,7 +207,7 @@ def test_lava_sessions_open_and_close_200_times_leave_no_shared_memory():
     for _ in range(200):
         with exe.open() as s:
             assert np.array_equal(s.step(x), first)
-    assert shm_files() - before == set()
+    assert leaked_shm(before) == set()
 
 
 @lava
@@ -226,7 +226,7 @@ def test_lava_step_that_overruns_its_timeout_raises_closes_and_leaves_no_shared_
     deadline = time.monotonic() + 30  # the runtime finishes its step, then stops
     while shm_files() - before and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert shm_files() - before == set()
+    assert leaked_shm(before) == set()
 
 
 @lava

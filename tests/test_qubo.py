@@ -89,9 +89,6 @@ def test_affinity_and_anti_affinity_are_enforced():
     ("resources: [cpu]\nhosts: [{name: h, capacity: {cpu: 4}}]\n"
      "jobs: [{name: a, demand: {cpu: 1}}]\nanti_affinity: [[a, zz]]\n",
      r"unknown job 'zz'"),
-    ("resources: [cpu]\nhosts: [{name: h, capacity: {cpu: 8}}]\n"
-     "jobs: [{name: big, demand: {cpu: 12}}]\n",
-     r"job 'big' needs 12 cpu, the largest host has 8"),
     ("resources: [cpu\n", r":2: invalid YAML"),
 ])
 def test_bad_problem_files_give_one_clear_error(tmp_path, text, match):

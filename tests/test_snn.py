@@ -10,7 +10,7 @@ import pytest
 import hal
 from hal.snn.ir import random_network
 
-from .conftest import has_module, shm_files
+from .conftest import has_module, leaked_shm, shm_files
 
 lava = pytest.mark.skipif(not has_module("lava") or sys.version_info[:2] != (3, 10),
                           reason="lava-nc needs Python 3.10 and the lava extra")
@@ -196,6 +196,6 @@ def test_lava_session_equals_cpu_run_and_leaves_no_shared_memory():
     for _ in range(20):  # the runtime starts at the first step
         with exe.open() as s:
             assert np.array_equal(s.step(x[0])["lif1"], ref.spikes["lif1"][0])
-    assert shm_files() - before == set()
+    assert leaked_shm(before) == set()
     with pytest.raises(hal.ValidationError, match="one stream"):
         exe.open(batch=2)

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from hal._checks import seed as check_seed
 from hal.backend import QuboBackend
 from hal.compilers.qubo import Compiled, to_bqm, to_cqm
 from hal.provenance import Timer, make_provenance
-from hal.qubo.readers import load_problem
+from hal.qubo.readers import check_problem, load_problem
 from hal.qubo.result import Samples, SolveResult
 from hal.select import Skip, select
 from hal.target import Target, get_target
@@ -30,6 +31,7 @@ def compile_problem(problem: Any) -> Compiled:
     """Lower a problem (or a path to one) to CQM and its penalised BQM."""
     if isinstance(problem, (str, Path)):
         problem = load_problem(problem)
+    check_problem(problem)  # finite biases; cheap proofs of infeasibility (issue 11)
     compiled = to_cqm(problem)
     if compiled.bqm is None:
         to_bqm(compiled)
@@ -61,6 +63,7 @@ def solve(
         validate_time_s: HiGHS time limit for the validation (default: highs target's).
         **options: backend options (``num_reads``, ``reps``, ``shots``, ...).
     """
+    seed = check_seed(seed)
     timer = Timer()
     with timer("compile"):
         compiled = compile_problem(problem)

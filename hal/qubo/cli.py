@@ -8,8 +8,11 @@ import warnings
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from hal._atomic import atomic_path, check_writable
+from hal._cli_types import POSITIVE_INT, SEED, FiniteFloat
 from hal.qubo.readers import FORMATS, load_problem
 
 console = Console()
@@ -20,14 +23,16 @@ console = Console()
 @click.option("--target", "-t", default="highs", show_default=True, help="Target name or auto.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Input format (detected from the file when omitted).")
-@click.option("--instance", type=int, default=None, help="Instance (1-based) in a GAP file.")
-@click.option("--seed", type=int, default=None, help="Seed for samplers and simulators.")
-@click.option("--reads", type=int, default=None, help="Samples (annealers) or shots (QAOA).")
-@click.option("--reps", type=int, default=None, help="QAOA depth p.")
+@click.option("--instance", type=POSITIVE_INT, default=None,
+              help="Instance (1-based) in a GAP file.")
+@click.option("--seed", type=SEED, default=None, help="Seed for samplers and simulators.")
+@click.option("--reads", type=POSITIVE_INT, default=None,
+              help="Samples (annealers) or shots (QAOA).")
+@click.option("--reps", type=POSITIVE_INT, default=None, help="QAOA depth p.")
 @click.option("--fallback/--no-fallback", default=None,
               help="--fallback: also when the target is unavailable; --no-fallback: never, "
                    "not even when the problem does not fit (default: only then).")
-@click.option("--max-gap", type=float, default=None,
+@click.option("--max-gap", type=FiniteFloat(0.0), default=None,
               help="Return HiGHS's answer when the gap exceeds this fraction.")
 @click.option("--no-validate", is_flag=True, help="Skip the HiGHS comparison.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -40,6 +45,8 @@ def solve(problem: str, target: str, fmt: str | None, instance: int | None, seed
     import hal
     from hal.registry import get_backend
 
+    if plot:
+        check_writable(plot, "--plot")  # before solving, not after
     prob = load_problem(problem, fmt, instance)
     options = {}
     if reads is not None:
@@ -61,7 +68,7 @@ def solve(problem: str, target: str, fmt: str | None, instance: int | None, seed
         click.echo(json.dumps(res.to_dict(), indent=2, default=str))
     else:
         for w in caught:
-            console.print(f"[yellow]fallback:[/] {w.message}", highlight=False)
+            console.print(f"[yellow]fallback:[/] {escape(str(w.message))}", highlight=False)
         _table(res)
     sys.exit(1 if failed else 0)
 
@@ -76,7 +83,7 @@ def _fmt(v) -> str:
 
 def _table(res) -> None:
     v = res.validation
-    table = Table(title=f"hal solve: {res.provenance.get('problem')} on {res.target}")
+    table = Table(title=escape(f"hal solve: {res.provenance.get('problem')} on {res.target}"))
     table.add_column("quantity")
     table.add_column("value")
     rows = [("backend", res.backend), ("feasible", res.feasible), ("objective", res.objective),
@@ -93,10 +100,11 @@ def _table(res) -> None:
     rows += [(f"skipped {f['target']}", f["reason"]) for f in res.fallbacks]
     for name, value in rows:
         if value is not None:
-            table.add_row(name, _fmt(value))
+            table.add_row(escape(str(name)), escape(_fmt(value)))
     console.print(table)
     if res.violations:
-        console.print("[red]violations:[/] " + "; ".join(res.violations[:10]), highlight=False)
+        console.print("[red]violations:[/] " + escape("; ".join(res.violations[:10])),
+                      highlight=False)
 
 
 def _plot(res, path: str) -> None:
@@ -114,5 +122,8 @@ def _plot(res, path: str) -> None:
     ax.set_title(f"{res.provenance.get('problem')} on {res.target}")
     ax.legend(loc="best") if res.energy is not None else None
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120)
+    finally:
+        plt.close(fig)

@@ -20,7 +20,7 @@ Example:
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -68,6 +68,11 @@ class AllocationProblem:
         self.hosts = [str(h) for h in self.hosts]
         self.resources = [str(r) for r in self.resources]
         J, H, R = len(self.jobs), len(self.hosts), len(self.resources)
+        for names, what in ((self.jobs, "job"), (self.hosts, "host"),
+                            (self.resources, "resource")):
+            if not names:
+                raise ValidationError(f"{what}s: none given; an allocation problem needs at "
+                                      f"least one {what}")
         dem = np.asarray(self.demand, dtype=float) if _is_numeric(self.demand) else None
         shape = (J, H, R) if dem is not None and dem.ndim == 3 else (J, R)
         self.demand = _matrix(self.demand, shape, "demand")
@@ -83,7 +88,8 @@ class AllocationProblem:
 
     # -- checks ---------------------------------------------------------------------------
     def validate(self) -> None:
-        """Raise ValidationError for malformed or obviously infeasible problems."""
+        """Raise ValidationError for malformed problems (:meth:`infeasibility` tells which
+        well-formed ones have no feasible answer)."""
         for names, what in ((self.jobs, "job"), (self.hosts, "host")):
             dup = {n for n in names if names.count(n) > 1}
             if dup:
@@ -93,9 +99,9 @@ class AllocationProblem:
         if self.assign not in ("exactly", "at_most"):
             raise ValidationError(f"assign: must be 'exactly' or 'at_most', got '{self.assign}'")
         if (self.demand < 0).any():
-            j, r = np.argwhere(self.demand < 0)[0]
-            raise ValidationError(f"demand of job '{self.jobs[j]}' for "
-                                  f"'{self.resources[r]}' is negative ({self.demand[j, r]})")
+            at = tuple(np.argwhere(self.demand < 0)[0])
+            raise ValidationError(f"demand of job '{self.jobs[at[0]]}' for "
+                                  f"'{self.resources[at[-1]]}' is negative ({self.demand[at]})")
         if (self.capacity < 0).any():
             h, r = np.argwhere(self.capacity < 0)[0]
             raise ValidationError(f"capacity of host '{self.hosts[h]}' for "
@@ -106,20 +112,78 @@ class AllocationProblem:
                     if j not in self.jobs:
                         raise ValidationError(f"{kind} pair ({a}, {b}) names unknown job '{j}'; "
                                               f"jobs are {self.jobs}")
-        if self.assign == "exactly":
-            dem = self.demand_jhr
-            fits_any = (dem <= self.capacity[None, :, :] + 1e-9).all(axis=2).any(axis=1)
-            for j in np.flatnonzero(~fits_any):
-                r = int(np.argmax((dem[j] - self.capacity).min(axis=0)))
-                raise ValidationError(
-                    f"infeasible: job '{self.jobs[j]}' needs {dem[j, :, r].min():g} "
-                    f"{self.resources[r]}, the largest host has {self.capacity[:, r].max():g}"
-                )
-            if self.demand.ndim == 2:
-                total, cap = self.demand.sum(axis=0), self.capacity.sum(axis=0)
-                for r in np.flatnonzero(total > cap):
-                    raise ValidationError(f"infeasible: jobs need {total[r]:g} "
-                                          f"{self.resources[r]} in all, the hosts have {cap[r]:g}")
+
+    def infeasibility(self) -> list[str]:
+        """Reasons this problem provably has no feasible assignment, from cheap checks
+        (empty when none is found; the solver may still prove infeasibility).
+
+        Checked, when every job must be placed (``assign="exactly"``): jobs that fit no
+        host; total demand above total capacity per resource; affinity groups (jobs that
+        must share a host) that fit no host or hold an anti-affinity pair; more jobs that
+        pairwise may not share a host than there are hosts.
+
+        Example:
+            >>> p = AllocationProblem(jobs=["a", "b"], hosts=["h"], resources=["cpu"],
+            ...     demand=[[1], [1]], capacity=[[4]], cost=[[0], [0]],
+            ...     anti_affinity=[("a", "b")])
+            >>> p.infeasibility()
+            ['anti-affinity: jobs a, b may not share a host pairwise, but there is only 1 host']
+        """
+        if self.assign != "exactly":
+            return []
+        reasons: list[str] = []
+        dem, cap = self.demand_jhr, self.capacity
+        fits = (dem <= cap[None, :, :] + 1e-9).all(axis=2)  # (J, H)
+        for j in np.flatnonzero(~fits.any(axis=1)):
+            r = int(np.argmax((dem[j] - cap).min(axis=0)))
+            reasons.append(f"job '{self.jobs[j]}' fits no host: it needs {dem[j, :, r].min():g} "
+                           f"{self.resources[r]}, the largest host has {cap[:, r].max():g}")
+        least = dem.min(axis=1).sum(axis=0)  # (R,) the least each resource can be loaded
+        for r in np.flatnonzero(least > cap.sum(axis=0) + 1e-9):
+            reasons.append(f"total demand: jobs need {least[r]:g} {self.resources[r]} in all, "
+                           f"the hosts have {cap[:, r].sum():g}")
+        reasons += self._affinity_reasons(fits)
+        return reasons
+
+    def _affinity_reasons(self, fits: np.ndarray) -> list[str]:
+        idx = {j: i for i, j in enumerate(self.jobs)}
+        parent = list(range(len(self.jobs)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for a, b in self.affinity:
+            parent[root(idx[a])] = root(idx[b])
+        reasons, groups = [], {}
+        for i in range(len(self.jobs)):
+            groups.setdefault(root(i), []).append(i)
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            names = ", ".join(self.jobs[i] for i in members)
+            together = self.demand_jhr[members].sum(axis=0)  # (H, R)
+            if not (together <= self.capacity + 1e-9).all(axis=1).any() or \
+                    not fits[members].all(axis=0).any():
+                reasons.append(f"affinity: jobs {names} must share a host, and no host holds "
+                               "them all")
+        edges = set()
+        for a, b in self.anti_affinity:
+            ra, rb = root(idx[a]), root(idx[b])
+            if ra == rb:
+                reasons.append(f"contradictory rules: jobs {a} and {b} must share a host "
+                               "(affinity) and may not (anti-affinity)")
+            else:
+                edges.add((min(ra, rb), max(ra, rb)))
+        clique = _greedy_clique(edges)
+        if len(clique) > len(self.hosts):
+            names = ", ".join(self.jobs[i] for i in sorted(clique))
+            reasons.append(f"anti-affinity: jobs {names} may not share a host pairwise, but "
+                           f"there {'is' if len(self.hosts) == 1 else 'are'} only "
+                           f"{len(self.hosts)} host{'' if len(self.hosts) == 1 else 's'}")
+        return reasons
 
     @property
     def demand_jhr(self) -> np.ndarray:
@@ -191,15 +255,7 @@ class AllocationProblem:
         cost), ``jobs`` (name, demand per resource, optional ``cost`` per host), and
         optional ``sense``, ``assign``, ``anti_affinity``, ``affinity``.
         """
-        path = Path(path)
-        if path.suffix == ".json":
-            try:
-                data = json.loads(path.read_text())
-            except json.JSONDecodeError as exc:
-                raise ValidationError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-            doc = LocatedYAML(data, {}, str(path))
-        else:
-            doc = LocatedYAML.from_path(path)
+        doc = LocatedYAML.from_path(Path(path))
         return cls.from_dict(doc.data, doc)
 
     @classmethod
@@ -207,6 +263,22 @@ class AllocationProblem:
         """Build from the dict form of :meth:`from_file`."""
         doc = doc or LocatedYAML(data, {}, "<dict>")
         return _SpecReader(doc).read(cls)
+
+
+def _greedy_clique(edges: set[tuple[int, int]]) -> set[int]:
+    """A large clique of the graph (greedy from each vertex; a lower bound on the largest)."""
+    adj: dict[int, set[int]] = {}
+    for a, b in edges:
+        adj.setdefault(a, set()).add(b)
+        adj.setdefault(b, set()).add(a)
+    best: set[int] = set()
+    for v in adj:
+        clique = {v}
+        for u in sorted(adj[v], key=lambda u: -len(adj[u])):
+            if clique <= adj[u]:
+                clique.add(u)
+        best = max(best, clique, key=len)
+    return best
 
 
 def _is_numeric(value: Any) -> bool:
@@ -221,11 +293,12 @@ def _matrix(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise ValidationError(f"{name}: must be numbers, got {value!r}") from None
+        raise ValidationError(f"{name}: must be numbers, got {repr(value)[:80]}") from None
     if arr.shape != shape:
         raise ValidationError(f"{name}: expected shape {shape}, got {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValidationError(f"{name}: contains NaN or infinity")
+        at = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValidationError(f"{name}: non-finite value {arr[at]} at index {at}")
     return arr
 
 
@@ -248,10 +321,12 @@ class _SpecReader:
                             f"got {type(value).__name__}")
         return value
 
-    def number(self, value: Any, loc: tuple) -> float:
+    def number(self, value: Any, loc: tuple, signed: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(loc, f"expected a number, got {value!r}")
-        if value < 0:
+        if not math.isfinite(value):
+            raise self.fail(loc, f"must be a finite number, got {value}")
+        if value < 0 and not signed:
             raise self.fail(loc, f"must be >= 0, got {value}")
         return float(value)
 
@@ -262,6 +337,16 @@ class _SpecReader:
         resources = [str(r) for r in self.need(data, "resources", (), list)]
         hosts = self.need(data, "hosts", (), list)
         jobs = self.need(data, "jobs", (), list)
+        unassigned = data.get("unassigned_cost")
+        if unassigned is not None:
+            if not isinstance(unassigned, list) or len(unassigned) != len(jobs):
+                raise self.fail(("unassigned_cost",), f"expected a list of {len(jobs)} "
+                                "numbers, one per job")
+            unassigned = [self.number(u, ("unassigned_cost", i), signed=True)
+                          for i, u in enumerate(unassigned)]
+        for key in ("sense", "assign", "name"):
+            if key in data and not isinstance(data[key], (str, int)):
+                raise self.fail((key,), f"expected a string, got {type(data[key]).__name__}")
         host_names = [str(self.need(h, "name", ("hosts", i), (str, int)))
                       for i, h in enumerate(hosts)]
         capacity = [[self.number(self.need(h, "capacity", ("hosts", i), dict).get(r, 0),
@@ -293,7 +378,11 @@ class _SpecReader:
                 if str(h) not in host_names:
                     raise self.fail(("jobs", i, "cost", h),
                                     f"unknown host '{h}'; hosts are {host_names}")
-            cost.append([float(jc.get(h, 0)) for h in host_names])
+            cost.append([self.number(jc.get(h, 0), ("jobs", i, "cost", h), signed=True)
+                         for h in host_names])
+        for key, items in (("resources", resources), ("hosts", host_names), ("jobs", job_names)):
+            if not items:
+                raise self.fail((key,), f"is empty; list at least one {key[:-1]}")
         pairs = {}
         for kind in ("anti_affinity", "affinity"):
             pairs[kind] = []
@@ -308,7 +397,7 @@ class _SpecReader:
             return cls(jobs=job_names, hosts=host_names, resources=resources, demand=demand,
                        capacity=capacity, cost=cost, host_cost=host_cost,
                        sense=data.get("sense", "min"), assign=data.get("assign", "exactly"),
-                       unassigned_cost=data.get("unassigned_cost"),
+                       unassigned_cost=unassigned,
                        anti_affinity=pairs["anti_affinity"], affinity=pairs["affinity"],
                        name=str(data.get("name", Path(self.doc.source).stem)))
         except ValidationError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 import nir
 import numpy as np
 
+from hal._checks import graph_numbers
 from hal._inputs import as_batch
 from hal.backend import RECORDABLE, WEIGHTS_KEY, Option, SpikingBackend
 from hal.compilers.snn import OPTIONS, Lowered, lower, map_to_cores, quantize
@@ -45,13 +46,15 @@ def load(path: str | Path, type_check: bool = True) -> nir.NIRGraph:
     if not path.exists():
         raise ValidationError(f"{path}: no such file")
     try:
-        return nir.read(str(path), type_check=type_check)
+        graph = nir.read(str(path), type_check=type_check)
     except Exception as exc:  # h5py/nir raise many types for corrupt files
         hint = ("NIR's type check failed; if the graph is sound, load it with "
                 "hal.load(path, type_check=False) (hal run --no-type-check)"
                 if "Type inference" in str(exc) else "re-export it with nir.write")
         raise ValidationError(f"{path}: not a readable NIR file ({type(exc).__name__}: "
                               f"{exc}); {hint}") from None
+    graph_numbers(graph, str(path))  # input validation (issue 11)
+    return graph
 
 
 log = get_logger("hal.snn")
@@ -132,6 +135,7 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
     if not isinstance(graph, nir.NIRGraph):
         raise ValidationError(f"hal.compile: expected a nir.NIRGraph or a .nir path, got "
                               f"{type(graph).__name__}")
+    graph_numbers(graph)  # input validation (issue 11)
     timer = Timer()
     prepared: dict[str, Lowered] = {}  # lowered (and quantized) once per target tried
     plan, reports = None, {}

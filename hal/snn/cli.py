@@ -8,7 +8,10 @@ import sys
 import click
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from hal._cli_types import POSITIVE_INT, SEED, FiniteFloat
 
 console = Console()
 
@@ -18,8 +21,10 @@ console = Console()
 @click.option("--target", "-t", default="cpu", show_default=True)
 @click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None,
               help="Input .npy shaped (T, n_in).")
-@click.option("--steps", type=int, default=None, help="Steps to run (default: input length).")
-@click.option("--dt", type=float, default=1e-4, show_default=True, help="Time step (s).")
+@click.option("--steps", type=POSITIVE_INT, default=None,
+              help="Steps to run (default: input length).")
+@click.option("--dt", type=FiniteFloat(0.0, exclusive=True), default=1e-4, show_default=True,
+              help="Time step (s).")
 @click.option("--compare", "other", default=None, help="Also run on this target and compare.")
 @click.option("--compensate-delay", is_flag=True, help="Align Lava's one-step Dense delay.")
 @click.option("--fallback", is_flag=True, help="Fall back when the target is unavailable.")
@@ -39,9 +44,10 @@ console = Console()
               "delta, population (default rate with --data).")
 @click.option("--decode", default="count", show_default=True,
               help="Decoder with --data: count, rate, first_spike, membrane.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Encoder seed.")
-@click.option("--limit", type=int, default=None, help="Only the first N samples of --data.")
-@click.option("--batch-size", type=int, default=1, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Encoder seed.")
+@click.option("--limit", type=POSITIVE_INT, default=None,
+              help="Only the first N samples of --data.")
+@click.option("--batch-size", type=POSITIVE_INT, default=1, show_default=True,
               help="Samples per run with --data (1: true per-sample latency).")
 # issue 15: fault plans and TMR (hal.faults)
 @click.option("--faults", default=None, metavar="KIND=RATE,...",
@@ -55,9 +61,15 @@ def run(model, target, input_path, steps, dt, other, compensate_delay, fallback,
         batch_size, faults, fault_seed, tmr) -> None:
     """Run a NIR network on a target (optionally compare with another target)."""
     import hal
+    from hal._atomic import atomic_path, check_writable
     from hal._cli_options import parse_options
     from hal.errors import ValidationError
 
+    if save and not save.endswith(".npz"):
+        save += ".npz"  # as np.savez names it
+    for path, what in ((save, "--save"), (plot, "--plot")):
+        if path:
+            check_writable(path, what)  # before the run, not after it
     graph = hal.load(model, type_check=not no_type_check)
     opts = parse_options(option_pairs)
     if compensate_delay:
@@ -90,7 +102,8 @@ def run(model, target, input_path, steps, dt, other, compensate_delay, fallback,
         arrays = {f"{n}.spikes": s for n, s in res.spikes.items()}
         for n, st in res.states.items():
             arrays.update({f"{n}.{k}": a for k, a in st.items()})
-        np.savez(save, **arrays)
+        with atomic_path(save) as tmp:
+            np.savez(tmp, **arrays)
     if plot:
         _plot(res, plot)
     out = res.to_dict()
@@ -104,15 +117,17 @@ def run(model, target, input_path, steps, dt, other, compensate_delay, fallback,
 
 
 def _table(res, report, other) -> None:
-    table = Table(title=f"hal run on {res.target} ({res.backend}, {res.precision})")
+    table = Table(title=escape(f"hal run on {res.target} ({res.backend}, {res.precision})"))
     for col in ("node", "neurons", "spikes", "delay steps"):
         table.add_column(col)
     for node, s in res.spikes.items():
-        table.add_row(node, str(s.shape[-1]), str(int(s.sum())), str(res.delay_steps[node]))
+        table.add_row(escape(node), str(s.shape[-1]), str(int(s.sum())),
+                      str(res.delay_steps[node]))
     console.print(table)
     console.print(", ".join(f"{k} {v:.3f} s" for k, v in res.timing.items()))
     if report is not None:
-        console.print(f"vs {other}: spike-count agreement {report.spike_count_agreement:.1%}, "
+        console.print(f"vs {escape(other)}: spike-count agreement "
+                      f"{report.spike_count_agreement:.1%}, "
                       f"spike-time agreement {report.spike_time_agreement:.1%}, output "
                       f"agreement {report.output_agreement:.1%}, voltage RMSE "
                       f"{report.voltage_rmse}, delay aligned {report.delay_steps}: "
@@ -152,9 +167,14 @@ def raster_figure(res):
 def _plot(res, path: str) -> None:
     import matplotlib.pyplot as plt
 
+    from hal._atomic import atomic_path
+
     fig = raster_figure(res)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120)
+    finally:
+        plt.close(fig)
 
 
 def check_model(path: str, target: str, as_json: bool) -> int:
@@ -170,13 +190,13 @@ def check_model(path: str, target: str, as_json: bool) -> int:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
         m = report["mapping"]
-        console.print(f"{path} on {report['target']}: {report['neurons']} neurons, "
-                      f"{m['cores']} cores", highlight=False)
+        console.print(escape(f"{path} on {report['target']}: {report['neurons']} neurons, "
+                             f"{m['cores']} cores"), highlight=False)
         for name, p in m["populations"].items():
-            console.print(f"  {name}: {p}", highlight=False)
+            console.print(escape(f"  {name}: {p}"), highlight=False)
         for w in (report["quantization"] or {}).get("warnings", []):
-            console.print(f"[yellow]warning:[/] {w}", highlight=False)
+            console.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False)
         for prob in m["problems"]:
-            console.print(f"[red]does not fit:[/] {prob}", highlight=False)
+            console.print(f"[red]does not fit:[/] {escape(str(prob))}", highlight=False)
         print_check_estimate(report["estimate"])
     return 0 if report["fits"] else 2
