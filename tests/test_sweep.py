@@ -245,7 +245,7 @@ def test_killed_worker_loses_no_rows_and_its_job_is_retried(tmp_path):
     spec = write_spec(tmp_path, """\
         name: kill
         axes: {seed: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}
-        workloads: [{random_network: {n_in: 10, n_hidden: 200, n_out: 5}, steps: 1500}]
+        workloads: [{random_network: {n_in: 10, n_hidden: 400, n_out: 5}, steps: 20000}]
         targets: [cpu]
         """)
     out = tmp_path / "r.parquet"
