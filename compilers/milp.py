@@ -1,8 +1,10 @@
-"""Lowering a binary CQM to a MILP for HiGHS (``scipy.optimize.milp``).
+"""Lowering a CQM to a MILP for HiGHS (``scipy.optimize.milp``).
 
-Quadratic objective terms ``b * x_i * x_j`` are linearised with one extra variable
-``z = x_i x_j`` and the constraints ``z <= x_i``, ``z <= x_j``, ``z >= x_i + x_j - 1``
-(only the ones the sign of ``b`` needs). Constraints must be linear.
+Binary, integer and real variables keep their type and bounds. Quadratic objective terms
+``b * x_i * x_j`` between binaries are linearised with one extra variable ``z = x_i x_j``
+and the constraints ``z <= x_i``, ``z <= x_j``, ``z >= x_i + x_j - 1`` (only the ones the
+sign of ``b`` needs); a product involving an integer or real variable is refused (HiGHS
+through scipy takes linear models). Constraints must be linear.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ class Milp:
 
 
 def cqm_to_milp(cqm: dimod.ConstrainedQuadraticModel) -> Milp:
-    """Build the MILP of a binary CQM (see module docstring)."""
+    """Build the MILP of a CQM (see module docstring)."""
     variables = list(cqm.variables)
+    kinds = [cqm.vartype(v) for v in variables]
     index = {v: i for i, v in enumerate(variables)}
     n = len(variables)
     obj = cqm.objective
@@ -41,6 +44,11 @@ def cqm_to_milp(cqm: dimod.ConstrainedQuadraticModel) -> Milp:
     for u, v, b in obj.iter_quadratic():
         if b == 0:
             continue
+        for w in (u, v):
+            if cqm.vartype(w) is not dimod.BINARY:
+                raise CompileError(f"objective term {b:g}*{u}*{v}: variable '{w}' is "
+                                   f"{cqm.vartype(w).name}; HiGHS takes products of binary "
+                                   "variables only (encode it in binary, or make it linear)")
         z = n + len(extra_c)
         extra_c.append(b)
         iu, iv = index[u], index[v]
@@ -74,5 +82,12 @@ def cqm_to_milp(cqm: dimod.ConstrainedQuadraticModel) -> Milp:
     if lo:
         A = sparse.csr_array((vals, (rows, cols)), shape=(len(lo), total))
         cons.append(LinearConstraint(A, np.array(lo, float), np.array(hi, float)))
-    return Milp(np.concatenate([c, extra_c]), float(obj.offset), cons,
-                np.ones(total, dtype=np.uint8), Bounds(0, 1), variables)
+    lb = np.zeros(total)
+    ub = np.ones(total)
+    integrality = np.ones(total, dtype=np.uint8)
+    for i, (v, kind) in enumerate(zip(variables, kinds, strict=True)):
+        if kind is not dimod.BINARY:
+            lb[i], ub[i] = cqm.lower_bound(v), cqm.upper_bound(v)
+            integrality[i] = 0 if kind is dimod.REAL else 1
+    return Milp(np.concatenate([c, extra_c]), float(obj.offset), cons, integrality,
+                Bounds(lb, ub), variables)

@@ -37,3 +37,7 @@ class CompileError(HALError, ValueError):
 
 class HALTimeoutError(HALError, TimeoutError):
     """A backend run exceeded its time limit."""
+
+
+class MissingPackage(HALError, ImportError):
+    """An optional package a feature needs is not installed; the message says which."""

@@ -38,7 +38,7 @@ def test_highs_matches_brute_force(placement):
     res = hal.solve(placement, target="highs")
     assert res.feasible and res.objective == brute_force(placement) == 12
     assert res.validation["status"] == "optimal" and res.validation["gap"] == 0
-    assert set(res.timing) == {"compile_s", "solve_s", "validate_s"}
+    assert {"compile_s", "solve_s", "validate_s"} <= set(res.timing)
 
 
 @needs_dwave

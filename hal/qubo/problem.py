@@ -364,3 +364,38 @@ class MaxCutProblem:
 
     def evaluate_vector(self, spins: np.ndarray) -> tuple[float, bool, list[str]]:
         return float(self.cut_value(spins)), True, []
+
+
+@dataclass
+class LPProblem:
+    """A model read from an LP file: a dimod CQM (binary, integer and real variables,
+    from Binary/General/Bounds sections) and the file's sense. dimod's reader negates a
+    ``Maximize`` objective into a minimisation; ``sense`` keeps the caller's, so reported
+    objectives are the file's own.
+
+    Example:
+        >>> p = LPProblem.from_lp_text("Maximize\\n obj: x + 2 y\\nSubject To\\n"
+        ...     " c: x + y <= 1\\nBinary\\n x y\\nEnd\\n")
+        >>> p.sense, p.cqm.objective.linear["y"]
+        ('max', -2.0)
+    """
+
+    cqm: Any
+    sense: str = "min"
+    name: str = "lp"
+
+    @classmethod
+    def from_lp_text(cls, text: str, name: str = "lp") -> LPProblem:
+        """Read LP text (CPLEX LP format, as written by docplex, Gurobi, dimod)."""
+        import re
+
+        import dimod
+
+        try:
+            cqm = dimod.lp.loads(text)
+        except Exception as exc:  # dimod raises several types for bad LP text
+            raise ValidationError(f"{name}: cannot read LP text: {exc}") from None
+        head = re.search(r"^\s*(max(imi[sz]e)?|min(imi[sz]e)?)\b", text,
+                         re.IGNORECASE | re.MULTILINE)
+        sense = "max" if head and head.group(1).lower().startswith("max") else "min"
+        return cls(cqm, sense, name)

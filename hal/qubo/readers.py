@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from hal.errors import ValidationError
-from hal.qubo.problem import AllocationProblem, MaxCutProblem
+from hal.qubo.problem import AllocationProblem, LPProblem, MaxCutProblem
 
 FORMATS = ("yaml", "json", "lp", "gap", "gset")
 
@@ -95,13 +95,7 @@ def load_problem(path: str | Path, fmt: str | None = None, instance: int | None 
     if fmt == "gset":
         return read_gset(path)
     if fmt == "lp":
-        import dimod
-
-        try:
-            with open(path) as f:
-                return dimod.lp.load(f)
-        except Exception as exc:  # dimod raises several types for bad LP text
-            raise ValidationError(f"{path}: cannot read LP file: {exc}") from None
+        return LPProblem.from_lp_text(path.read_text(), name=path.stem)
     if fmt == "gap":
         problems = read_gap(path)
         if instance is None:
