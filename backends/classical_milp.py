@@ -78,10 +78,11 @@ def solve_cqm(cqm: dimod.ConstrainedQuadraticModel, time_limit_s: float,
 
     if max_time_s is not None:
         time_limit_s = min(time_limit_s, max_time_s)
-    m = cqm_to_milp(cqm)
     start = time.perf_counter()
+    m = cqm_to_milp(cqm)  # building the model counts against the limit
+    left = max(time_limit_s - (time.perf_counter() - start), 1e-3)
     res = milp(m.c, constraints=m.constraints, integrality=m.integrality, bounds=m.bounds,
-               options={"time_limit": float(time_limit_s), "mip_rel_gap": mip_rel_gap,
+               options={"time_limit": float(left), "mip_rel_gap": mip_rel_gap,
                         "disp": False})
     elapsed = time.perf_counter() - start
     status = _STATUS.get(res.status, "other")

@@ -74,7 +74,7 @@ class QiskitAerBackend(QuboBackend):
     def solve(self, compiled: Compiled, target: Target, seed: int | None = None,
               **options: Any) -> Samples:
         opts = self.resolve_options(target, options)
-        _check_given(opts, options)
+        _check_given(opts, options, target)
         bqm = to_bqm(compiled, penalty_weights(compiled, opts["penalty"]), opts["encoding"]) \
             if compiled.cqm.constraints or compiled.bqm is None else compiled.bqm
         ising = bqm_to_ising(bqm)
@@ -107,8 +107,13 @@ class QiskitAerBackend(QuboBackend):
                        counts=dict(counts), circuit=ran)
 
 
-def _check_given(opts: dict[str, Any], given: dict[str, Any]) -> None:
+def _check_given(opts: dict[str, Any], given: dict[str, Any], target: Target) -> None:
     """Refuse options the caller set that this run would not read."""
+    if "density_matrix_max_qubits" in given and (target.limits.noise is None
+                                                 or opts["method"] != "automatic"):
+        raise ValidationError("option 'density_matrix_max_qubits' applies to noisy targets "
+                              f"with method automatic, not '{target.name}' with method "
+                              f"'{opts['method']}'")
     if "bond_dimension" in given and opts["method"] != "matrix_product_state":
         raise ValidationError(f"option 'bond_dimension' applies to method "
                               f"matrix_product_state, not '{opts['method']}'; drop it or set "

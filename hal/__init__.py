@@ -52,6 +52,7 @@ _LAZY = {
     "QuboBackend": "hal.backend",
     "AllocationProblem": "hal.qubo.problem",
     "SolveResult": "hal.qubo.result",
+    "Sampler": "hal.qubo.sampler",
 }
 
 

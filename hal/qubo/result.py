@@ -43,7 +43,8 @@ class SolveResult(Result):
         raw: the best sample before repair (objective, feasible, violations).
         repaired: True when greedy repair changed the raw answer.
         validation: classical comparison (optimum, bound, gap, verdict, status,
-            feasible_fraction, tts99_s, approximation_ratio, ...); empty with
+            feasible_fraction, approximation_ratio, ...; the time to 99% is
+            ``timing["tts99_s"]``); empty with
             validate=False.
         energies: energies of every distinct sample (for histograms).
         sampleset: every sample as a dimod ``SampleSet`` in the caller's variables and
