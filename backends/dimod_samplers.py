@@ -57,7 +57,8 @@ class DimodSamplerBackend(QuboBackend):
                                  "samples violate and sample again", probe=False),
         "tune_rounds": Option(4, "at most this many sampling rounds when tuning", probe=1),
         "repair": Option(True, "repair the lowest-energy samples to feasible answers by "
-                         "greedy moves (allocation problems); False: the sampler's own "
+                         "greedy moves, then polish the best by tabu search over "
+                         "assignments (allocation problems); False: the sampler's own "
                          "best sample", probe=False),
         "timeout_s": Option(600.0, "wall-clock limit of the whole solve in seconds; SA "
                             "stops between reads, tuning stops between rounds; with no "

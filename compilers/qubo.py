@@ -22,6 +22,7 @@ from typing import Any
 import dimod
 import numpy as np
 
+from hal.compilers.assignment_search import tabu_search
 from hal.compilers.integer_encoding import IntegerEncoding, encode_integers
 from hal.errors import CompileError, ValidationError
 from hal.qubo.problem import AllocationProblem, LPProblem, MaxCutProblem
@@ -41,7 +42,9 @@ class Compiled:
         problem: the original problem.
         bqm: the penalised BQM once :func:`to_bqm` has run.
         penalties: constraint label -> weight.
-        repair: sample -> a feasible sample (allocation problems), or None.
+        repair: sample -> a feasible sample by greedy moves (allocation problems), or None.
+        polish: (feasible sample, seed) -> a better one by tabu search over assignments
+            (:mod:`hal.compilers.assignment_search`), or None.
         caller_sample: sample -> the caller's own variables and values (what
             ``SolveResult.sampleset`` holds).
         integers: integer variable -> its binary encoding on QUBO targets.
@@ -55,6 +58,7 @@ class Compiled:
     bqm: dimod.BinaryQuadraticModel | None = None
     penalties: dict[str, float] = field(default_factory=dict)
     repair: Callable[[dict], dict] | None = None
+    polish: Callable[[dict, int], dict] | None = None
     caller_sample: Callable[[dict], dict] | None = None
     integers: dict[Any, IntegerEncoding] = field(default_factory=dict)
     _binary: dimod.ConstrainedQuadraticModel | None = field(default=None, repr=False)
@@ -159,8 +163,12 @@ def _allocation(problem: AllocationProblem) -> Compiled:
         x = greedy_repair(problem, matrix(sample))
         return {_xname(j, h): int(x[j, h]) for j in range(J) for h in range(H)}
 
+    def polish(sample: dict, seed: int = 0) -> dict:
+        x = tabu_search(problem, matrix(sample), tenure=max(5, J // 5) + 2 * seed, seed=seed)
+        return {_xname(j, h): int(x[j, h]) for j in range(J) for h in range(H)}
+
     return Compiled(cqm, sign, decode, lambda s: problem.evaluate_matrix(matrix(s)), problem,
-                    repair=repair)
+                    repair=repair, polish=polish)
 
 
 @to_cqm.register
@@ -377,6 +385,17 @@ def _improve(problem, x, load, c, rounds: int = 20) -> None:
         return  # moves would need to keep pairs together / account for host cost
     dem = problem.demand_jhr
     for _ in range(rounds):
+        moved = _shift_swap(problem, x, load, c, dem, rounds)
+        if not problem.anti_affinity:
+            moved |= _eject_pass(problem, x, load, c)
+        if not moved:
+            return
+
+
+def _shift_swap(problem, x, load, c, dem, rounds: int) -> bool:
+    """Shift and swap moves to a local optimum; True when anything moved."""
+    any_move = False
+    for _ in range(rounds):
         moved = False
         for j in np.flatnonzero(x.any(axis=1)):
             h0 = int(np.flatnonzero(x[j])[0])
@@ -393,8 +412,52 @@ def _improve(problem, x, load, c, rounds: int = 20) -> None:
             load[best] += dem[j, best]
             moved |= best != h0
         moved |= _swap_pass(problem, x, load, c)
+        any_move |= moved
         if not moved:
-            return
+            break
+    return any_move
+
+
+def _eject_pass(problem, x, load, c) -> bool:
+    """Ejection chains of length two: move job j to a host h1 it does not fit on, and
+    make room by moving a job k from h1 to a host h2 with room (h2 may be j's old host),
+    when the two moves together lower the cost. One pass, first improvement."""
+    dem, cap = problem.demand_jhr, problem.capacity
+    J, H = x.shape
+    moved = False
+    for j in range(J):
+        if not x[j].any():
+            continue
+        h0 = int(np.flatnonzero(x[j])[0])
+        for h1 in np.argsort(c[j]):
+            if c[j, h1] >= c[j, h0]:
+                break
+            on = np.flatnonzero(x[:, h1])
+            if not len(on):
+                continue
+            over = load[h1] + dem[j, h1]
+            ok_k = ((over[None, :] - dem[on, h1] <= cap[h1] + 1e-9).all(axis=1))
+            if not ok_k.any():
+                continue
+            ks = on[ok_k]
+            room = load.copy()
+            room[h0] -= dem[j, h0]
+            fits = (room[None, :, :] + dem[ks] <= cap[None] + 1e-9).all(axis=2)  # (k, h2)
+            fits[:, h1] = False
+            delta = (c[j, h1] - c[j, h0]) + c[ks] - c[ks, h1][:, None]
+            delta[~fits] = np.inf
+            best = np.unravel_index(np.argmin(delta), delta.shape)
+            if delta[best] >= -1e-9:
+                continue
+            k, h2 = int(ks[best[0]]), int(best[1])
+            x[j, h0], x[j, h1] = False, True
+            x[k, h1], x[k, h2] = False, True
+            load[h0] -= dem[j, h0]
+            load[h1] += dem[j, h1] - dem[k, h1]
+            load[h2] += dem[k, h2]
+            moved = True
+            break
+    return moved
 
 
 def _swap_pass(problem, x, load, c) -> bool:

@@ -175,17 +175,30 @@ def _rows(compiled: Compiled, out: Samples) -> list[_Row]:
 
 
 def _decode(compiled: Compiled, out: Samples, rows: list[_Row], target: Target,
-            backend: str, repair: bool, repair_top: int = 20) -> SolveResult:
+            backend: str, repair: bool, repair_top: int = 20,
+            polish_top: int = 5) -> SolveResult:
     """Best raw sample (feasible first, then lowest energy), and, when ``repair`` is on
     and the problem has a repair, the best of repairing the ``repair_top`` lowest-energy
-    distinct samples (reported separately: ``raw`` keeps the sampler's own answer)."""
+    distinct samples and of tabu search over assignments started from the best
+    ``polish_top`` repaired ones (reported separately: ``raw`` keeps the sampler's own
+    answer)."""
     best = min(rows, key=lambda r: (not r.feasible, r.energy))
     sample, obj, feas, viol = best.sample, best.objective, best.feasible, best.violations
     raw = {"objective": obj, "feasible": feas, "violations": viol, "energy": best.energy}
     repaired = False
     if repair and compiled.repair is not None:
+        candidates = []
         for row in sorted(rows, key=lambda r: r.energy)[:repair_top]:
             fixed = compiled.repair(row.sample)
+            obj2, feas2, viol2 = compiled.evaluate(fixed)
+            if feas2:
+                candidates.append((compiled.sign * obj2, len(candidates), fixed))
+        candidates.sort(key=lambda t: t[:2])
+        if compiled.polish is not None:  # tabu search from the best few, kept if better
+            starts = candidates[:polish_top]
+            candidates += [(0.0, len(candidates) + k, compiled.polish(fixed, k))
+                           for k, (_, _, fixed) in enumerate(starts)]
+        for _, _, fixed in candidates:
             obj2, feas2, viol2 = compiled.evaluate(fixed)
             if feas2 and (not feas or compiled.sign * obj2 < compiled.sign * obj - 1e-9):
                 sample, obj, feas, viol, repaired = fixed, obj2, feas2, viol2, True

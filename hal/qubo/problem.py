@@ -81,6 +81,25 @@ class AllocationProblem:
         self.affinity = [tuple(map(str, p)) for p in self.affinity]
         self.validate()
 
+    @classmethod
+    def random_gap(cls, agents: int, jobs: int, seed: int = 0) -> AllocationProblem:
+        """A seeded random generalised assignment instance of Chu & Beasley's type C
+        (minimise cost): resource a[j,i] ~ U{5..25}, cost c[j,i] ~ U{10..50}, capacity of
+        agent i = 0.8 * sum_j a[j,i] / agents.
+
+        Example:
+            >>> p = AllocationProblem.random_gap(3, 9, seed=1)
+            >>> p.demand.shape, p.sense
+            ((9, 3, 1), 'min')
+        """
+        rng = np.random.default_rng(seed)
+        a = rng.integers(5, 26, size=(jobs, agents)).astype(float)
+        c = rng.integers(10, 51, size=(jobs, agents)).astype(float)
+        cap = np.floor(0.8 * a.sum(axis=0) / agents)
+        return cls(jobs=[f"j{j}" for j in range(jobs)], hosts=[f"a{i}" for i in range(agents)],
+                   resources=["r"], demand=a[:, :, None], capacity=cap[:, None], cost=c,
+                   name=f"gapC-{agents}x{jobs}-{seed}")
+
     # -- checks ---------------------------------------------------------------------------
     def validate(self) -> None:
         """Raise ValidationError for malformed or obviously infeasible problems."""
