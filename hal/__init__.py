@@ -44,6 +44,7 @@ _LAZY = {
     "LiquidFidelity": "hal.liquid.api",
     "solve": "hal.workloads",
     "Workload": "hal.workloads",
+    "load_executable": "hal.saved",
     "register_workload": "hal.workloads",
     "Stepper": "hal.backend",
     "Option": "hal.backend",

@@ -1,12 +1,12 @@
-"""``-o key=value`` backend options on the command line (``hal solve``, ``hal run``).
+"""``-o key=value`` backend and compile options on the command line.
 
-Values are read as YAML scalars, so ``-o num_sweeps=500 -o tune_penalties=false
--o initial_angles=[0.1,0.2] -o method=statevector`` give an int, a bool, a list and a
-string, as they would in a hw_configs file.
+Values are read as YAML scalars (``3`` is an int, ``0.5`` a float, ``true`` a bool,
+``null`` None, anything else a string), so the CLI sets the same types a YAML target file
+or the Python API does.
 
 Example:
-    >>> parse_options(("num_reads=10", "repair=false", "penalty=2.5", "sampler=tabu"))
-    {'num_reads': 10, 'repair': False, 'penalty': 2.5, 'sampler': 'tabu'}
+    >>> parse_options(("num_reads=5", "sampler=tabu", "repair=false"))
+    {'num_reads': 5, 'sampler': 'tabu', 'repair': False}
 """
 
 from __future__ import annotations
@@ -18,25 +18,19 @@ import yaml
 
 from hal.errors import ValidationError
 
-#: help text for the option, shared by every command that takes it
-HELP = ("Backend option KEY=VALUE (repeatable; values read as YAML: 500, false, [0.1, 0.2]); "
-        "`hal check TARGET` lists a target's options.")
 
-
-def parse_options(items: Iterable[str]) -> dict[str, Any]:
-    """``key=value`` strings -> options dict; a later key overrides an earlier one.
-
-    Raises:
-        ValidationError: an item without ``=`` or with an empty key, naming it.
-    """
+def parse_options(pairs: Iterable[str]) -> dict[str, Any]:
+    """``("key=value", ...)`` -> ``{key: value}``; a pair without ``=`` is refused."""
     out: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValidationError(f"-o {item!r}: expected KEY=VALUE, e.g. -o num_reads=200")
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"-o {pair!r}: expected key=value (e.g. -o num_reads=50)")
         try:
-            out[key] = yaml.safe_load(text) if text.strip() else None
+            value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
-            out[key] = text
+            value = raw
+        if isinstance(value, (dict, list)):
+            raise ValidationError(f"-o {key}: give a single value, not {type(value).__name__}")
+        out[key.strip()] = value
     return out

@@ -19,8 +19,8 @@ Example:
     True
     >>> isinstance(b, SpikingBackend) and isinstance(b, LiquidBackend)
     True
-    >>> b.options["compensate_delay"].default
-    False
+    >>> hal.get_backend("lava_sim").options["timeout_s"].default
+    300.0
 """
 
 from __future__ import annotations

@@ -52,18 +52,32 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.version_option(hal.__version__, prog_name="hal")
-def main() -> None:
+@click.option("--log-level", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Log the library's 'hal' logger at this level to stderr.")
+@click.option("--log-json", is_flag=True, help="Write log records as JSON lines.")
+def main(log_level: str, log_json: bool) -> None:
     """nq-hal: compile and run spiking/liquid networks and QUBO problems on any target."""
+    from hal.logs import configure
+
+    configure(log_level, log_json)
 
 
 @main.command()
-def version() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def version(as_json: bool) -> None:
     """Print nq-hal's version and the versions of the backend SDKs installed."""
+    import platform
+
     from hal.provenance import package_versions
 
     names = ["nq-hal", "numpy", "scipy", "dimod", "nir", "lava-nc", "qiskit", "qiskit-aer",
-             "dwave-samplers", "torch", "ncps"]
-    for name, ver in package_versions(names).items():
+             "dwave-samplers", "torch", "ncps", "numba"]
+    versions = {"python": platform.python_version(), **package_versions(names)}
+    if as_json:
+        _print_json(versions)
+        return
+    for name, ver in versions.items():
         click.echo(f"{name} {ver}")
 
 

@@ -18,8 +18,11 @@ from dataclasses import asdict, dataclass
 
 from hal.backend import CONTRACTS, Backend
 from hal.errors import BackendUnavailable, DoesNotFit, ValidationError
+from hal.logs import get_logger
 from hal.registry import get_backend
 from hal.target import Target, get_target, list_targets
+
+log = get_logger("hal.select")
 
 
 class FallbackWarning(UserWarning):
@@ -120,6 +123,9 @@ def select(
                 raise DoesNotFit(f"target '{cand.name}': {reason}")
         if reason is None:
             for s in skips:
+                log.warning("skipped target %s: %s", s.target, s.reason,
+                            extra={"target": s.target, "reason": s.reason,
+                                   "workload": workload})
                 warnings.warn(FallbackWarning(f"skipped target '{s.target}': {s.reason}"),
                               stacklevel=3)
             return cand, backend, skips

@@ -45,6 +45,8 @@ class Workload:
         compile: ``"module:function"`` that compiles an accepted object, or None.
         compare: ``"module:function"`` comparing two results, or None.
         solve: ``"module:function"`` that solves an accepted object, or None.
+        load: ``"module:function"`` rebuilding an executable saved with ``exe.save``
+            from ``(metadata, arrays, nir_graph_or_None)`` (see :mod:`hal.saved`).
     """
 
     name: str
@@ -54,6 +56,7 @@ class Workload:
     compile: str | None = None
     compare: str | None = None
     solve: str | None = None
+    load: str | None = None
 
     def takes(self, obj: Any) -> bool:
         """Whether ``obj`` is one of the types (or a file with a suffix) this family takes."""
@@ -66,7 +69,7 @@ class Workload:
         return _isinstance(result, self.results)
 
     def call(self, role: str, *args: Any, **kwargs: Any) -> Any:
-        """Call this family's ``compile``, ``compare`` or ``solve`` function."""
+        """Call this family's ``compile``, ``compare``, ``solve`` or ``load`` function."""
         path = getattr(self, role)
         module, _, name = path.partition(":")
         return getattr(importlib.import_module(module), name)(*args, **kwargs)

@@ -10,4 +10,5 @@ WORKLOAD = Workload(
     results=("hal.liquid.api:LiquidResult",),
     compile="hal.liquid.api:compile",
     compare="hal.liquid.api:compare_liquid",
+    load="hal.liquid.api:load_saved",
 )

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -129,6 +130,16 @@ class LiquidExecutable:
         float targets). Measure the output error with :func:`hal.compare`."""
         return None if self.fixed is None else self.fixed.report
 
+    def save(self, path: str | Path) -> None:
+        """Write the network and its fixed-point program (if any), target, options and
+        versions to ``path`` (``.npz``); :func:`hal.load_executable` reads it back and runs
+        it bit-identically. The file is written atomically."""
+        from hal.saved import describe, save_npz
+
+        meta, arrays = describe("liquid", {"net": self.net, "fixed": self.fixed},
+                                self.target, self.options, self.backend.packages)
+        save_npz(path, meta, arrays)
+
     def _stepper(self, batch: int) -> Any:
         net = self.net if self.fixed is None else self.fixed
         return self.backend.open_liquid(net, batch, self.target, self.options)
@@ -158,6 +169,18 @@ class LiquidExecutable:
                             precision=self.target.precision,
                             timing={**self.compile_timing, **timer.times},
                             fallbacks=[s.to_dict() for s in self.skips], provenance=prov)
+
+
+def load_saved(meta: dict[str, Any], arrays: dict[str, np.ndarray],
+               graph: Any = None) -> LiquidExecutable:
+    """A :class:`LiquidExecutable` from a file written by :meth:`LiquidExecutable.save`."""
+    from hal import saved
+    from hal.registry import get_backend
+
+    target, options = saved.target_and_options(meta)
+    prog = saved.program(meta, arrays)
+    return LiquidExecutable(prog["net"], target, get_backend(target.backend), options, [],
+                            {}, prog["fixed"])
 
 
 class LiquidSession(Session):

@@ -12,12 +12,14 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from hal._cli_options import HELP as OPTION_HELP
 from hal._cli_options import parse_options
 from hal.errors import HALError
 from hal.qubo.readers import FORMATS, load_problem
 
 console = Console()
+
+OPTION_HELP = ("Backend option KEY=VALUE (repeatable; values read as YAML: 500, false, 2.5); "
+               "`hal check TARGET` lists a target's options.")
 
 #: exit codes (README): 0 ok, 1 ran but failed validation, 2 bad input / does not fit
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2

@@ -10,4 +10,5 @@ WORKLOAD = Workload(
     results=("hal.snn.result:SimResult",),
     compile="hal.snn.api:compile",
     compare="hal.snn.fidelity:compare",
+    load="hal.snn.api:load_saved",
 )

@@ -22,6 +22,7 @@ from hal._inputs import as_batch
 from hal.backend import RECORDABLE, Option, SpikingBackend
 from hal.compilers.snn import OPTIONS, Lowered, lower, map_to_cores, quantize
 from hal.errors import DoesNotFit, ValidationError
+from hal.logs import get_logger
 from hal.provenance import Timer, make_provenance
 from hal.select import Skip, select
 from hal.session import Session
@@ -50,6 +51,8 @@ def load(path: str | Path, type_check: bool = True) -> nir.NIRGraph:
         raise ValidationError(f"{path}: not a readable NIR file ({type(exc).__name__}: "
                               f"{exc}); {hint}") from None
 
+
+log = get_logger("hal.snn")
 
 #: options of spiking executables, read by the API on every backend
 EXECUTABLE_OPTIONS = {
@@ -123,7 +126,7 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
     prepared: dict[str, Lowered] = {}  # lowered (and quantized) once per target tried
 
     def net_for(t: Target, opts: dict[str, Any]) -> Lowered:
-        key = f"{t.precision}:{t.limits.model_dump_json()}"
+        key = f"{t.precision}:{t.limits.model_dump_json()}:{[opts[k] for k in OPTIONS]}"
         if key not in prepared:
             prepared[key] = _prepare(graph, t, opts, dt)
         return prepared[key]
@@ -142,7 +145,26 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
         opts = backend.resolve_options(chosen, options,
                                        extra={**OPTIONS, **EXECUTABLE_OPTIONS})
         net = net_for(chosen, opts)
-    return Executable(net, chosen, backend, opts, skips, timer.times)
+    log.info("compiled %d neurons for %s", net.num_neurons, chosen.name,
+             extra={"target": chosen.name, "backend": backend.name,
+                    "neurons": net.num_neurons, "seconds": timer.times["compile_s"]})
+    return Executable(net, chosen, backend, opts, skips, timer.times, graph)
+
+
+def load_saved(meta: dict[str, Any], arrays: dict[str, np.ndarray],
+               graph: nir.NIRGraph | None) -> Executable:
+    """An :class:`Executable` from a file written by :meth:`Executable.save`."""
+    import dataclasses
+
+    from hal import saved
+    from hal.registry import get_backend
+
+    target, options = saved.target_and_options(meta)
+    backend = get_backend(target.backend)
+    if graph is not None:
+        graph = dataclasses.replace(graph, metadata={
+            k: v for k, v in graph.metadata.items() if k != saved.META_KEY})
+    return Executable(saved.program(meta, arrays), target, backend, options, [], {}, graph)
 
 
 def _family_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -153,9 +175,26 @@ class Executable:
     """A network compiled for one target; :meth:`run` it as often as you like."""
 
     def __init__(self, net: Lowered, target: Target, backend: SpikingBackend,
-                 options: dict[str, Any], skips: list[Skip], timing: dict[str, float]) -> None:
+                 options: dict[str, Any], skips: list[Skip], timing: dict[str, float],
+                 graph: nir.NIRGraph | None = None) -> None:
         self.net, self.target, self.backend, self.options = net, target, backend, options
-        self.skips, self.compile_timing = skips, timing
+        self.skips, self.compile_timing, self.graph = skips, timing, graph
+
+    def save(self, path: str | Path) -> None:
+        """Write the compiled program to ``path`` as a NIR file: the graph (readable by any
+        NIR tool) with the lowered, quantized program, target, options and versions under
+        the graph's ``nq_hal`` metadata. :func:`hal.load_executable` reads it back and
+        runs it bit-identically. The file is written atomically."""
+        import dataclasses
+
+        from hal.saved import META_KEY, describe, write_atomically
+
+        meta, arrays = describe("spiking", self.net, self.target, self.options,
+                                self.backend.packages)
+        graph = self.graph if self.graph is not None else nir.NIRGraph(nodes={}, edges=[])
+        graph = dataclasses.replace(graph, metadata={**graph.metadata,
+                                                     META_KEY: {**meta, "arrays": arrays}})
+        write_atomically(path, lambda tmp: nir.write(tmp, graph))
 
     def open(self, batch: int | None = None,
              record: str | Iterable[str] = ("spikes",)) -> SnnSession:
@@ -191,6 +230,9 @@ class Executable:
         timer = Timer()
         with timer("run"):
             raw = self.backend.simulate(self.net, x, self.target, self.options, keys)
+        log.info("ran %d steps x %d streams on %s", steps, x.shape[0], self.target.name,
+                 extra={"target": self.target.name, "steps": steps, "batch": x.shape[0],
+                        "record": sorted(keys), "seconds": timer.times["run_s"]})
         return self._result(raw, steps, comp, single, timer.times, seed, keys)
 
     def _result(self, raw, steps, comp, single, times, seed, keys) -> SimResult:

@@ -25,12 +25,14 @@ console = Console()
 @click.option("--fallback", is_flag=True, help="Fall back when the target is unavailable.")
 @click.option("--save", type=click.Path(dir_okay=False), default=None, help="Write an .npz.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Raster PNG.")
+@click.option("-o", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Compile or backend option (repeatable), e.g. -o v_scale=64.")
 @click.option("--record", default="spikes", show_default=True,
               help="What to record: spikes, or a comma list of spikes,v,u, or all.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--no-type-check", is_flag=True, help="Skip NIR's shape inference on load.")
 def run(model, target, input_path, steps, dt, other, compensate_delay, fallback, save, plot,
-        record, as_json, no_type_check) -> None:
+        option_pairs, record, as_json, no_type_check) -> None:
     """Run a NIR network on a target (optionally compare with another target)."""
     import hal
     from hal.errors import ValidationError
@@ -40,7 +42,11 @@ def run(model, target, input_path, steps, dt, other, compensate_delay, fallback,
         x = np.load(input_path)
     except (OSError, ValueError) as exc:
         raise ValidationError(f"{input_path}: cannot read .npy input ({exc})") from None
-    opts = {"compensate_delay": True} if compensate_delay else {}
+    from hal._cli_options import parse_options
+
+    opts = parse_options(option_pairs)
+    if compensate_delay:
+        opts["compensate_delay"] = True
     fb = True if fallback else None
     keys = "all" if record.strip() == "all" else [k.strip() for k in record.split(",")]
     with console.status(f"running on {target}...", spinner="dots"):
@@ -84,7 +90,9 @@ def _table(res, report, other) -> None:
                       f"{'PASS' if report.passed else 'FAIL'}", highlight=False)
 
 
-def _plot(res, path: str) -> None:
+def raster_figure(res):
+    """A matplotlib figure: one spike raster per population (stream 0 of a batch), and v
+    of the first population that recorded it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -95,20 +103,27 @@ def _plot(res, path: str) -> None:
     rows = len(nodes) + (1 if with_v else 0)
     fig, axes = plt.subplots(rows, 1, figsize=(8, 2 + 1.5 * rows), sharex=True, squeeze=False)
     axes = axes[:, 0]
+    batched = res.spikes[nodes[0]].ndim == 3
     for ax, node in zip(axes, nodes, strict=False):
-        s = res.spikes[node] if res.spikes[node].ndim == 2 else res.spikes[node][0]
+        s = res.spikes[node][0] if batched else res.spikes[node]
         t, n = np.nonzero(s)
         ax.scatter(t, n, s=2, color="k")
         ax.set_ylim(-0.5, s.shape[1] - 0.5)
         ax.set_ylabel(f"{node}\nneuron")
     if with_v:
         v = res.voltage(with_v[0])
-        axes[-1].plot(v if v.ndim == 2 else v[0], lw=0.7)
+        axes[-1].plot(v[0] if batched else v, lw=0.7)
         axes[-1].set_ylabel(f"v ({with_v[0]})")
-    axes[0].set_title(f"spikes on {res.target} (batch stream 0)" if res.spikes[nodes[0]].ndim
-                      == 3 else f"spikes on {res.target}")
+    axes[0].set_title(f"spikes on {res.target}" + (" (stream 0)" if batched else ""))
     axes[-1].set_xlabel("step")
     fig.tight_layout()
+    return fig
+
+
+def _plot(res, path: str) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = raster_figure(res)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

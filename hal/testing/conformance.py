@@ -14,7 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 import hal
-from hal.backend import Availability, Backend, LiquidBackend, Option, QuboBackend
+from hal.backend import (
+    Availability,
+    Backend,
+    LiquidBackend,
+    Option,
+    QuboBackend,
+    SpikingBackend,
+)
 from hal.target import Target
 
 PROVENANCE_FIELDS = ("target", "backend", "precision", "seed", "options", "fallbacks",
@@ -55,6 +62,93 @@ def skip_if_unavailable(target: Target) -> Backend:
     if not avail.ok:
         pytest.skip(f"{target.name}: {avail.describe()}")
     return backend
+
+
+def _fingerprint(obj: Any) -> Any:
+    """What a run produced, without what changes from run to run by itself: wall times
+    (keys ending in ``_s``), creation stamps and the echo of the options; arrays become
+    digests."""
+    import hashlib
+
+    import numpy as np
+
+    if isinstance(obj, np.ndarray):
+        return hashlib.sha1(np.ascontiguousarray(obj).tobytes()).hexdigest() + str(obj.shape)
+    if isinstance(obj, dict):
+        return {k: _fingerprint(v) for k, v in obj.items()
+                if not (isinstance(k, str) and (k.endswith("_s") or k in _VOLATILE))}
+    if isinstance(obj, (list, tuple)):
+        return [_fingerprint(v) for v in obj]
+    if hasattr(obj, "__dataclass_fields__"):
+        return _fingerprint({k: getattr(obj, k) for k in obj.__dataclass_fields__})
+    return obj
+
+
+_VOLATILE = {"created", "options", "timing", "tuning"}
+# QUBO backends whose options are being made honest (issue 13 branch); removed on merge
+_OPTION_PROBES_PENDING = {"dimod_samplers", "qiskit_aer", "classical_milp"}
+
+
+def _tiny_run(target: Target, options: dict[str, Any]) -> Any:
+    """A small workload of the target's first family, run with ``options``."""
+    import numpy as np
+
+    backend = hal.get_backend(target.backend)
+    if isinstance(backend, QuboBackend):
+        p = hal.AllocationProblem(jobs=["a", "b", "c"], hosts=["h1", "h2"], resources=["cpu"],
+                                  demand=[[2], [2], [1]], capacity=[[3], [3]],
+                                  cost=[[1, 3], [2, 1], [2, 2]])
+        return hal.solve(p, target=target.name, seed=3, fallback=False, **options)
+    if isinstance(backend, SpikingBackend):
+        from hal.snn.ir import random_network
+
+        x = (np.random.default_rng(3).random((30, 3)) < 0.4).astype(float)
+        exe = hal.compile(random_network(3, 6, 2, seed=3), target=target.name,
+                          fallback=False, **options)
+        return exe.run(x, record="all")
+    from hal.liquid.ir import random_cfc
+
+    x = np.random.default_rng(3).normal(size=(20, 3))
+    return hal.compile(random_cfc(3, 6, 2, seed=3), target=target.name, fallback=False,
+                       **options).run(x)
+
+
+def family_options(target: Target) -> dict[str, Option]:
+    """Options the target's workload family reads itself (compile options), where they
+    apply to the target (fixed-point lowering options only on fixed-point targets)."""
+    from hal.compilers import snn
+    from hal.snn import api
+
+    backend = hal.get_backend(target.backend)
+    if not isinstance(backend, SpikingBackend):
+        return {}
+    return {**api.EXECUTABLE_OPTIONS, **(snn.OPTIONS if target.precision == "fixed" else {})}
+
+
+def check_options_are_read(target: Target) -> list[str]:
+    """Every declared option is documented, accepted at its default, and, set to its
+    ``probe`` value, changes the result or its provenance (or raises a HALError, as a
+    tiny timeout does). Returns the options the kit could not probe (``probe=None``).
+    """
+    backend = hal.get_backend(target.backend)
+    declared = {**family_options(target), **backend.options}
+    for key, opt in declared.items():
+        assert isinstance(opt, Option) and opt.doc.strip(), f"option '{key}' is undocumented"
+        backend.resolve_options(target, {key: opt.default}, extra=family_options(target))
+    effective = backend.resolve_options(target, {}, extra=family_options(target))
+    base = _fingerprint(_tiny_run(target, {}))
+    unprobed = []
+    for key, opt in declared.items():
+        if opt.probe is None or opt.probe == effective[key]:
+            unprobed.append(key)
+            continue
+        try:
+            other = _fingerprint(_tiny_run(target, {key: opt.probe}))
+        except hal.HALError:
+            continue  # the option changed behaviour: it stopped the run with a clear error
+        assert other != base, (f"{target.name}: option '{key}'={opt.probe!r} changed neither "
+                               f"the result nor its provenance: is it read?")
+    return unprobed
 
 
 def check_qubo_target(target: Target, seed: int = 7) -> None:
@@ -136,6 +230,8 @@ def check_target(target: Target) -> None:
     backend = skip_if_unavailable(target)
     check_api_shape(backend)
     check_unknown_option_refused(backend, target)
+    if backend.name not in _OPTION_PROBES_PENDING:
+        check_options_are_read(target)
     if isinstance(backend, QuboBackend):
         check_qubo_target(target)
         return
