@@ -61,7 +61,8 @@ class ClassicalMilpBackend(QuboBackend):
         ss = dimod.SampleSet.from_samples(sample, vartype,
                                           energy=compiled.cqm.objective.energy(sample))
         timing = {"sample_s": info.pop("solve_s")}
-        info.update(time_limit_s=opts["time_limit_s"], mip_rel_gap=opts["mip_rel_gap"])
+        limit = min(float(opts["time_limit_s"]), target.limits.max_time_s or float("inf"))
+        info.update(time_limit=limit, mip_rel_gap=opts["mip_rel_gap"])  # effective settings
         return Samples(ss, info, timing)
 
 
