@@ -23,7 +23,8 @@ import numpy as np
 
 def tabu_search(problem, x: np.ndarray, iterations: int = 0, tenure: int | None = None,
                 seed: int = 0, swap_limit: int = 120) -> np.ndarray:
-    """Improve a (J, H) 0/1 assignment (every job placed once); see the module docstring.
+    """Improve a (J, H) 0/1 assignment, or make an infeasible one feasible (jobs left
+    unplaced start on their smallest-demand host); see the module docstring.
 
     ``iterations`` defaults to 40 x jobs. Swap moves (two jobs exchange hosts) are
     scored too when there are at most ``swap_limit`` jobs (their cost grows as jobs^2).
@@ -32,8 +33,12 @@ def tabu_search(problem, x: np.ndarray, iterations: int = 0, tenure: int | None 
     """
     if problem.affinity or problem.anti_affinity or problem.host_cost is not None:
         return x
-    if not x.any(axis=1).all() or (x.sum(axis=1) > 1).any():
+    if (x.sum(axis=1) > 1).any():
         return x
+    start = x
+    x = x.copy()
+    for j in np.flatnonzero(~x.any(axis=1)):  # unplaced: start on its smallest demand
+        x[j, int(np.argmin(problem.demand_jhr[j].sum(axis=1)))] = True
     rng = np.random.default_rng(seed)
     sign = 1.0 if problem.sense == "min" else -1.0
     c, dem, cap = sign * problem.cost, problem.demand_jhr, problem.capacity
@@ -86,7 +91,7 @@ def tabu_search(problem, x: np.ndarray, iterations: int = 0, tenure: int | None 
         else:
             alpha *= 1.1
     if not np.isfinite(best_cost):
-        return x
+        return start
     out = np.zeros_like(x, dtype=bool)
     out[jobs, best] = True
     return out

@@ -105,6 +105,8 @@ def solve(
             rows = _rows(compiled, run.out)
             _adopt(result, compiled, rows, run)
             result.provenance["replaced"] = replaced
+            result.validation.update(_compare(compiled, result, run.out.info, best_known))
+            result.validation["verdict"] += f" (HiGHS's answer: {chosen.name}'s {reason})"
     result.timing = {**timer.times, **run.out.timing}
     if "tts99_s" in result.validation:  # a time, so it lives with the timings
         result.timing["tts99_s"] = result.validation.pop("tts99_s")
@@ -196,7 +198,9 @@ def _decode(compiled: Compiled, out: Samples, rows: list[_Row], target: Target,
                 candidates.append((compiled.sign * obj2, len(candidates), fixed))
         candidates.sort(key=lambda t: t[:2])
         if compiled.polish is not None:  # tabu search from the best few, kept if better
-            starts = candidates[:polish_top]
+            starts = candidates[:polish_top] or [
+                (0.0, k, compiled.repair(r.sample))  # none feasible: search from infeasible
+                for k, r in enumerate(sorted(rows, key=lambda r: r.energy)[:polish_top])]
             candidates += [(0.0, len(candidates) + k, compiled.polish(fixed, k))
                            for k, (_, _, fixed) in enumerate(starts)]
         for _, _, fixed in candidates:
