@@ -39,7 +39,7 @@ $(VENV)/.installed: $(STAMP_DEPS)
 $(CORE_VENV)/.installed: $(STAMP_DEPS)
 	test -x $(CORE_PY) || python3 -m venv $(CORE_VENV)
 	$(CORE_PY) -m pip install -q --upgrade pip
-	$(CORE_PY) -m pip install -q -e ".[quantum,annealing,plot,dev]"
+	$(CORE_PY) -m pip install -q -e ".[quantum,annealing,plot,sweep,dev]"
 	@touch $@
 
 # The test command README.md names: the full suite on 3.10, then the Lava-free suite on

@@ -7,6 +7,11 @@ vth, else ``HeteroLIF``, Lava's LIF models with per-neuron values), each connect
 Every ``Dense`` delivers one step late; results report it as ``delay_steps`` and
 ``compensate_delay`` aligns it. Runs go in chunks so a timeout can stop them, and the
 runtime is always stopped.
+
+A batch of B streams runs in one runtime: populations of B x N neurons and block-diagonal
+weights (Lava's ``Sparse``), so per-stream results are those of B separate runs. Spikes
+are recorded by a ``SpikeRecorder`` (packed, see its module for why Monitors are slow);
+v and u by a ``Monitor`` each, only when asked.
 """
 
 from __future__ import annotations
@@ -16,10 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from hal.backend import Availability, LiquidBackend, Option, SpikingBackend
+from hal.backend import WEIGHTS_KEY, Availability, LiquidBackend, Option, SpikingBackend
 from hal.compilers.snn import Lowered
 from hal.errors import HALTimeoutError, ValidationError
+from hal.snn.learning import conn_name, effective, plastic, weight_unit
 from hal.target import Target
+
+#: connections with more entries than this run as Lava ``Sparse`` (a dense copy would not fit)
+DENSE_MAX = 1 << 26
 
 
 class LavaSimBackend(SpikingBackend, LiquidBackend):
@@ -29,6 +38,7 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
     requires = ("lava",)
     install_hint = "Lava needs Python 3.10: pip install 'nq-hal[lava]' on Python 3.10"
     packages = ("lava-nc",)
+    learns = True  # plastic connections: LearningDense with STDPLoihi
     options = {
         "timeout_s": Option(300.0, "wall-clock limit of one run or one session step, in "
                             "seconds; past it the runtime is stopped and HALTimeoutError "
@@ -69,9 +79,20 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
                  ) -> dict[str, dict[str, np.ndarray]]:
         _check_spikes(x)
         fixed = target.precision == "fixed"
-        runs = [_run_one(net, xb, fixed, options, record) for xb in x]
-        return {p: {k: np.stack([r[p][k] for r in runs]) for k in runs[0][p]}
-                for p in net.populations}
+        B, T, n_in = x.shape
+        if plastic(net):  # issue 17: each stream learns alone, so one runtime per stream
+            runs = [_run_one(net, xb.T, fixed, options, record) for xb in x]
+            out: dict[str, Any] = {p: {k: np.stack([r[p][k] for r in runs]) for k in runs[0][p]}
+                                   for p in net.populations}
+            out[WEIGHTS_KEY] = {k: np.concatenate([r[WEIGHTS_KEY][k] for r in runs])
+                                for k in runs[0][WEIGHTS_KEY]}
+            return out
+        flat = x.transpose(0, 2, 1).reshape(B * n_in, T)  # stream-major, as _tiled lays out
+        big = any(c.matrix.shape[0] * c.matrix.shape[1] > DENSE_MAX for c in net.connections)
+        raw = _run_one(net if B == 1 else _tiled(net, B), flat, fixed, options, record,
+                       sparse=B > 1 or big)
+        return {p: {k: a.reshape(T, B, -1).transpose(1, 0, 2) for k, a in rec.items()}
+                for p, rec in raw.items()}
 
 
 def _check_spikes(x: np.ndarray) -> None:
@@ -278,43 +299,127 @@ def _neurons(pop, fixed: bool):
     return HeteroLIF(shape=(pop.size,), du=du, dv=dv, vth=vth, **bias)
 
 
-def _network(net: Lowered, fixed: bool, source: Any) -> dict[str, Any]:
-    """One process per population and a ``Dense``/``DelayDense`` per connection, with the
-    network input taken from the OutPort ``source``."""
-    from lava.proc.dense.process import DelayDense, Dense
+def _tiled(net: Lowered, B: int) -> Lowered:
+    """``B`` copies of ``net`` side by side: populations of B x N neurons (stream-major)
+    and block-diagonal sparse weights."""
+    import dataclasses
 
+    import scipy.sparse as sp
+
+    pops = {}
+    for name, p in net.populations.items():
+        fixed = {k: np.tile(v, B) for k, v in p.fixed.items()} if p.fixed else None
+        pops[name] = dataclasses.replace(p, size=p.size * B, du=np.tile(p.du, B),
+                                         dv=np.tile(p.dv, B), vth=np.tile(p.vth, B),
+                                         bias=np.tile(p.bias, B), fixed=fixed, shape=())
+    conns = [dataclasses.replace(
+        c, matrix=sp.block_diag([c.matrix] * B, format="csr"),
+        mant_matrix=None if c.mant_matrix is None else
+        sp.block_diag([c.mant_matrix] * B, format="csr")) for c in net.connections]
+    return dataclasses.replace(net, n_in=net.n_in * B, populations=pops, connections=conns)
+
+
+def _synapses(c, fixed: bool, bits: int | None, sparse: bool) -> Any:
+    """Lava's ``Dense``/``DelayDense``, or ``Sparse``/``DelaySparse`` for a batch."""
+    from lava.proc.dense.process import DelayDense, Dense
+    from lava.proc.sparse.process import DelaySparse, Sparse
+
+    kw = {"weight_exp": int(c.exp), "num_weight_bits": int(bits)} if fixed else {}
+    if sparse:
+        w = (c.mant_matrix if fixed else c.matrix).astype(np.int64 if fixed else float)
+        return DelaySparse(weights=w, delays=int(c.delay), **kw) if c.delay else \
+            Sparse(weights=w, **kw)
+    w = c.mant if fixed else c.weight
+    return DelayDense(weights=w, delays=int(c.delay), **kw) if c.delay else \
+        Dense(weights=w, **kw)
+
+
+def _network(net: Lowered, fixed: bool, source: Any, sparse: bool = False,
+             plastic_procs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One process per population and a ``Dense``/``DelayDense`` per connection
+    (``Sparse``/``DelaySparse`` when ``sparse``; a ``LearningDense`` where the connection
+    is plastic, collected in ``plastic_procs``), with the network input taken from the
+    OutPort ``source``."""
     procs = {name: _neurons(pop, fixed) for name, pop in net.populations.items()}
+    bits = net.quantization["format"]["weight_bits"] if fixed else None
     for c in net.connections:
-        bits = net.quantization["format"]["weight_bits"] if fixed else None
-        kw = {"weight_exp": int(c.exp), "num_weight_bits": int(bits)} if fixed else {}
-        w = c.mant if fixed else c.weight
-        dense = DelayDense(weights=w, delays=int(c.delay), **kw) if c.delay else \
-            Dense(weights=w, **kw)
+        if c.rule is not None:  # issue 17: plastic -> LearningDense (dense, one stream)
+            dense = _learning_dense(net, c, fixed, bits)
+            procs[c.target].s_out.connect(dense.s_in_bap)
+            if plastic_procs is not None:
+                plastic_procs[conn_name(c)] = dense
+        else:
+            dense = _synapses(c, fixed, bits, sparse)
         (source if c.source == "input" else procs[c.source].s_out).connect(dense.s_in)
         dense.a_out.connect(procs[c.target].a_in)
     return procs
 
 
-_VARS = {"spikes": "s_out", "v": "v", "u": "u"}
+def _learning_dense(net: Lowered, c: Any, fixed: bool, bits: int | None) -> Any:
+    """Issue 17: a plastic connection as Lava's ``LearningDense`` with ``STDPLoihi``
+    (the post population's spikes back-propagate into ``s_in_bap``)."""
+    from lava.proc.dense.process import LearningDense
+    from lava.proc.learning_rules.stdp_learning_rule import STDPLoihi
+    from lava.utils.weightutils import SignMode
+
+    kw = {"weight_exp": int(c.exp), "num_weight_bits": int(bits)} if fixed else {}
+    w = c.mant if fixed else c.weight
+    r = effective(net, c, fixed)
+    rule = STDPLoihi(learning_rate=r.learning_rate, A_plus=r.A_plus, A_minus=r.A_minus,
+                     tau_plus=r.tau_plus, tau_minus=r.tau_minus, x1_impulse=r.x1_impulse,
+                     y1_impulse=r.y1_impulse, t_epoch=int(r.t_epoch), rng_seed=int(r.rng_seed))
+    sign = {"mixed": SignMode.MIXED, "excitatory": SignMode.EXCITATORY,
+            "inhibitory": SignMode.INHIBITORY}[r.sign_mode]
+    return LearningDense(weights=np.asarray(w), learning_rule=rule, sign_mode=sign, **kw)
+
+
+def _weight_history(net: Lowered, fixed: bool, learning: dict[str, Any],
+                    mons: dict[str, Any], T: int) -> dict[str, np.ndarray]:
+    """Each plastic connection's weights at every epoch's end (row 0: compiled), float
+    units, as the cpu targets report them."""
+    hist = {}
+    for c in net.connections:
+        name = conn_name(c)
+        if name not in learning:
+            continue
+        dense, te = learning[name], int(c.rule.t_epoch)
+        data = np.asarray(mons[name].get_data()[dense.name]["weights"]).reshape(
+            T, *c.weight.shape)
+        w0 = c.mant if fixed else c.weight
+        if fixed and c.rule.sign_mode == "mixed":  # Lava truncates the lowest bit first
+            w0 = (np.asarray(w0, np.int64) >> 1) << 1
+        rows = [np.asarray(w0, float), *data[te - 1::te].astype(float)]
+        hist[name] = (np.stack(rows) * weight_unit(net, c, fixed))[None]
+    return hist
 
 
 def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any],
-             record: frozenset[str]):
+             record: frozenset[str], sparse: bool = False) -> dict[str, dict[str, np.ndarray]]:
+    """Run ``x`` (n_in, T) in one runtime (``Sparse`` synapses when ``sparse``); returns
+    per population the recorded keys, each (T, N)."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.source import RingBuffer
     from lava.proc.monitor.process import Monitor
 
-    T = x.shape[0]
-    source = RingBuffer(data=x.T.astype(int if fixed else float))
-    procs = _network(net, fixed, source.s_out)
-    monitors = {}
+    from hal.backends.lava_procs.spike_recorder.process import SpikeRecorder
+
+    T = x.shape[1]
+    source = RingBuffer(data=x.astype(int if fixed else float))
+    learning: dict[str, Any] = {}
+    procs = _network(net, fixed, source.s_out, sparse=sparse, plastic_procs=learning)
+    w_mons = {}
+    for name, dense in learning.items():
+        w_mons[name] = Monitor()
+        w_mons[name].probe(dense.weights, T)
+    recorders, monitors = {}, {}
     for name, proc in procs.items():
-        monitors[name] = {}
-        for key in record:
+        recorders[name] = SpikeRecorder(shape=(net.populations[name].size,), steps=T)
+        proc.s_out.connect(recorders[name].a_in)
+        for key in record - {"spikes"}:
             mon = Monitor()
-            mon.probe(getattr(proc, _VARS[key]), T)
-            monitors[name][key] = mon
+            mon.probe(getattr(proc, key), T)
+            monitors[(name, key)] = mon
     anchor = next(iter(procs.values()))
     cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt")
     deadline = time.monotonic() + float(opts["timeout_s"])
@@ -327,15 +432,13 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any],
             n = min(int(opts["chunk_steps"]), T - done)
             anchor.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
             done += n
-        out = {}
-        for name in net.populations:
-            proc, rec = procs[name], {}
-            for key, mon in monitors[name].items():
-                var = getattr(proc, _VARS[key])
-                data = np.asarray(mon.get_data()[proc.name][var.name]).reshape(T, -1)
-                rec[key] = data > 0 if key == "spikes" else \
-                    data.astype(np.int64) if fixed else data
-            out[name] = rec
+        out = {name: {"spikes": recorders[name].spikes()} for name in net.populations}
+        for (name, key), mon in monitors.items():
+            proc = procs[name]
+            data = np.asarray(mon.get_data()[proc.name][key]).reshape(T, -1)
+            out[name][key] = data.astype(np.int64) if fixed else data
+        if learning:
+            out[WEIGHTS_KEY] = _weight_history(net, fixed, learning, w_mons, T)
         return out
     finally:
         anchor.stop()

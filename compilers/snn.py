@@ -31,6 +31,7 @@ import scipy.sparse as sp
 from hal.backend import Option
 from hal.compilers import register_rule
 from hal.errors import CompileError, DoesNotFit, ValidationError
+from hal.snn.learning import check_lowered, learning_format, rule_of
 
 
 @dataclass
@@ -53,15 +54,64 @@ class Population:
 
 @dataclass
 class Connection:
-    """Dense weights from ``source`` (``"input"`` or a population) to ``target``,
-    delivered ``delay`` steps later than a plain Dense."""
+    """Weights from ``source`` (``"input"`` or a population) to ``target``, delivered
+    ``delay`` steps later than a plain Dense.
+
+    Stored sparse (scipy CSR, shaped (n_target, n_source)) so a network of 10**5 neurons
+    fits in memory; :attr:`weight` and :attr:`mant` are dense copies for backends that
+    need them (Lava's ``Dense``, torch). Mantissas keep the narrowest integer type that
+    holds them.
+    """
 
     source: str
     target: str
-    weight: np.ndarray  # (n_target, n_source), float, input scale folded in
-    mant: np.ndarray | None = None  # int weights after quantization
+    matrix: sp.csr_matrix  # float, input scale folded in
+    mant_matrix: sp.csr_matrix | None = None  # int weights after quantization
     exp: int = 0
     delay: int = 0
+    rule: Any = None  # a hal.snn.learning.STDP: the connection learns (plastic)
+
+    def __post_init__(self) -> None:
+        self.weight, self.mant = self.matrix, self.mant_matrix  # to CSR, narrow ints
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Dense float weights (n_target, n_source); assigning a dense or sparse matrix
+        stores it as CSR."""
+        return self.matrix.toarray()
+
+    @weight.setter
+    def weight(self, w: Any) -> None:
+        self.matrix = _pruned(w)
+
+    @property
+    def mant(self) -> np.ndarray | None:
+        """Dense integer mantissas (n_target, n_source) as int64, or None before
+        quantization; assigning stores them as CSR at their narrowest width."""
+        return None if self.mant_matrix is None else self.mant_matrix.toarray().astype(np.int64)
+
+    @mant.setter
+    def mant(self, m: Any) -> None:
+        if m is None:
+            self.mant_matrix = None
+            return
+        m = sp.csr_matrix(m)
+        m.eliminate_zeros()
+        lo, hi = (float(m.data.min()), float(m.data.max())) if m.nnz else (0.0, 0.0)
+        self.mant_matrix = m.astype(int_width(lo, hi))
+
+
+def int_width(lo: float, hi: float) -> type:
+    """The narrowest signed numpy integer type holding every value in [lo, hi]."""
+    for t in (np.int8, np.int16, np.int32):
+        if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+            return t
+    return np.int64
+
+
+def row_abs_sum(m: sp.spmatrix) -> np.ndarray:
+    """Sum of absolute values per row, as float64 (no overflow at narrow widths)."""
+    return np.asarray(abs(m.astype(np.float64)).sum(axis=1)).ravel()
 
 
 @dataclass
@@ -167,7 +217,8 @@ def _mismatch(name: str, what: str, in_shape: tuple[int, ...]) -> ValidationErro
 
 @linear_rule(nir.Affine, nir.Linear)
 def _affine(name: str, node: Any, in_shape: tuple[int, ...]) -> LinearMap:
-    w = np.asarray(node.weight, dtype=np.float64)
+    w = sp.csr_matrix(node.weight, dtype=np.float64) if sp.issparse(node.weight) else \
+        np.asarray(node.weight, dtype=np.float64)
     if w.ndim != 2 or w.shape[1] != math.prod(in_shape):
         raise _mismatch(name, f"{w.shape[1] if w.ndim == 2 else w.shape} inputs "
                         f"(weight {w.shape})", in_shape)
@@ -324,6 +375,7 @@ def lower(graph: nir.NIRGraph, dt: float = 1e-4) -> Lowered:
     for a, b in edges:
         out_edges.setdefault(a, []).append(b)
     conns: dict[tuple[str, str, int], np.ndarray] = {}
+    rules: dict[tuple[str, str, int], Any] = {}
     outputs: list[str] = []
     reached: set[str] = set()
 
@@ -346,6 +398,7 @@ def lower(graph: nir.NIRGraph, dt: float = 1e-4) -> Lowered:
                                       f"(shape {shape}), but '{node}' has {p.size} neurons")
             w = sp.diags(scale[node]) @ m
             key = (src, node, delay)
+            _plastic_chain(rules, key, path, nodes, key in conns)
             conns[key] = conns[key] + w if key in conns else w
             p.bias = p.bias + b * scale[node] / p.du
             return
@@ -382,12 +435,36 @@ def lower(graph: nir.NIRGraph, dt: float = 1e-4) -> Lowered:
         if src in pops and not pops[src].spiking:
             raise CompileError(f"'{src}' is a non-spiking {type(nodes[src]).__name__} and "
                                f"feeds '{dst}'; only spiking nodes can drive connections")
-    connections = [Connection(s, d, w.toarray(), delay=delay)
+    connections = [Connection(s, d, _pruned(w), delay=delay, rule=rules.get((s, d, delay)))
                    for (s, d, delay), w in conns.items()]
     outputs = list(dict.fromkeys(outputs)) or list(pops)
     net = Lowered(math.prod(in_shape), pops, connections, outputs, dt)
     net.depth = _depths(net)
+    check_lowered(net)
     return net
+
+
+def _plastic_chain(rules: dict, key: tuple, path: tuple[str, ...], nodes: dict,
+                   merged: bool) -> None:
+    """Record the learning rule of a chain whose Affine/Linear node carries one; a plastic
+    chain must be the only one between its two ends (one LearningDense)."""
+    found = [(n, r) for n in path if (r := rule_of(nodes[n], n)) is not None]
+    if len(found) > 1:
+        raise CompileError(f"nodes {', '.join(n for n, _ in found)} each carry a learning "
+                           "rule on one connection; keep one")
+    if (found or key in rules) and merged:
+        raise CompileError(f"'{key[0]}' -> '{key[1]}' gets several paths and one is plastic; "
+                           "a plastic connection must be the only path between two "
+                           "populations (merge them into one Affine node)")
+    if found:
+        rules[key] = found[0][1]
+
+
+def _pruned(w: Any) -> sp.csr_matrix:
+    w = sp.csr_matrix(w, dtype=np.float64)
+    w.eliminate_zeros()
+    w.sort_indices()
+    return w
 
 
 def _check_finite(name: str, node: Any) -> None:
@@ -424,6 +501,10 @@ OPTIONS = {
                        probe="floor"),
     "decay_scale": Option("auto", "decay fraction scale: auto (2**decay_bits, exact) or an "
                           "integer (4095 as in the NIR paper's script)", probe=4095),
+    "learning": Option(True, "plastic connections learn (STDP, hal.snn.learning); False "
+                       "runs them with their compiled weights, for inference (changes only "
+                       "networks with a learning rule, so the conformance kit's network "
+                       "cannot probe it; tests/test_learning.py does)", probe=None),
 }
 
 
@@ -449,7 +530,7 @@ def quantize(net: Lowered, limits: Any, v_scale: float | str = "auto",
     spiking = [p for p in net.populations.values() if p.spiking]
     if v_scale == "auto":
         max_vth = max((float(p.vth.max()) for p in spiking), default=1.0)
-        rows = [np.abs(c.weight).sum(axis=1).max(initial=0) for c in net.connections]
+        rows = [row_abs_sum(c.matrix).max(initial=0) for c in net.connections]
         act_max = 2 ** (limits.activation_bits - 1) - 1
         bound = min(vth_max / max(max_vth, 1e-9), act_max / max(max(rows, default=0), 1e-9))
         v_scale = float(2 ** math.floor(math.log2(bound)))
@@ -486,14 +567,18 @@ def quantize(net: Lowered, limits: Any, v_scale: float | str = "auto",
             "bias_max_error": float(np.abs(mant * 2.0**exp / (align * S) - p.bias).max()),
         }
     drive = {name: np.zeros(p.size) for name, p in net.populations.items()}
+    if any(c.rule is not None for c in net.connections):
+        report["format"].update(learning_format(limits))
     for c in net.connections:
-        c.mant, c.exp, info = _weights_fixed(c.weight * S, limits, rnd)
-        info["max_error"] = float(np.abs(c.mant * 2.0**c.exp / S - c.weight).max(initial=0))
+        c.mant_matrix, c.exp, info = _weights_fixed(c.matrix * S, limits, rnd,
+                                                    c.rule.sign_mode if c.rule else None)
+        err = c.mant_matrix.astype(np.float64) * 2.0**c.exp / S - c.matrix
+        info["max_error"] = float(abs(err).max()) if err.nnz else 0.0
         report["parameters"][f"{c.source}->{c.target}"] = info
         if info["saturated"]:
             report["warnings"].append(f"{c.source}->{c.target}: {info['saturated']} weights "
                                       f"saturate at {limits.weight_bits} bits")
-        drive[c.target] += np.abs(c.mant).sum(axis=1) * 2.0**c.exp * align
+        drive[c.target] += row_abs_sum(c.mant_matrix) * 2.0**c.exp * align
     state_max = 2 ** (limits.state_bits - 1)
     for name, p in net.populations.items():
         # u settles at drive / (effective du): the largest |u| all-ones input can build
@@ -506,20 +591,31 @@ def quantize(net: Lowered, limits: Any, v_scale: float | str = "auto",
     return report
 
 
-def _weights_fixed(w: np.ndarray, limits: Any, rnd) -> tuple[np.ndarray, int, dict]:
-    mixed = (w > 0).any() and (w < 0).any()
+def _weights_fixed(w: sp.csr_matrix, limits: Any, rnd,
+                   sign: str | None = None) -> tuple[sp.csr_matrix, int, dict]:
+    """Lava's 8-bit weights of a sparse matrix: mantissas at their narrowest width. A
+    plastic connection keeps its rule's ``sign`` mode (weights may change sign when mixed)."""
+    if sign == "excitatory":
+        w = w.maximum(0).tocsr()
+    elif sign == "inhibitory":
+        w = w.minimum(0).tocsr()
+    d = w.data
+    mixed = bool((d > 0).any() and (d < 0).any()) if sign is None else sign == "mixed"
     top = 2 ** limits.weight_bits - 1  # 255
-    big = float(np.abs(w).max(initial=0))
+    big = float(np.abs(d).max(initial=0))
     exp = max(limits.weight_exp_min, 0)
     while big / 2**exp > top and exp < limits.weight_exp_max:
         exp += 1
-    m = rnd(w / 2**exp)
-    lo, hi = (-top - 1, top) if mixed else ((-top, 0) if (w <= 0).all() else (0, top))
+    m = rnd(d / 2**exp)
+    lo, hi = (-top - 1, top) if mixed else ((-top, 0) if (d <= 0).all() else (0, top))
     saturated = int(((m < lo) | (m > hi)).sum())
-    m = np.clip(m, lo, hi)
+    m = np.clip(m, lo, hi).astype(np.int64)
     if mixed:  # Lava drops the lowest bit of mixed-sign 8-bit weights
-        m = (m.astype(np.int64) >> 1) << 1
-    return m.astype(np.int64), exp, {"weight_exp": exp, "saturated": saturated, "mixed": mixed}
+        m = (m >> 1) << 1
+    out = sp.csr_matrix((m.astype(int_width(lo, hi)), w.indices.copy(), w.indptr.copy()),
+                        shape=w.shape)
+    out.eliminate_zeros()
+    return out, exp, {"weight_exp": exp, "saturated": saturated, "mixed": mixed}
 
 
 def _bias_fixed(b: np.ndarray, limits: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -538,8 +634,8 @@ def map_to_cores(net: Lowered, limits: Any) -> dict[str, Any]:
     fan_in = {p: 0 for p in net.populations}
     syn = {p: 0 for p in net.populations}
     for c in net.connections:
-        fan_in[c.target] += c.weight.shape[1]
-        syn[c.target] += int(np.count_nonzero(c.weight))
+        fan_in[c.target] += c.matrix.shape[1]
+        syn[c.target] += int(c.matrix.nnz)
     for name, p in net.populations.items():
         by_n = math.ceil(p.size / limits.neurons_per_core) if limits.neurons_per_core else 1
         by_s = math.ceil(syn[name] / limits.synapses_per_core) if limits.synapses_per_core else 1

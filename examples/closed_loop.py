@@ -31,9 +31,10 @@ def make_policy(seed: int = 0):
     return hal.from_torch(CfC(3, AutoNCP(12, 1, seed=seed)))
 
 
-def rollout(net, target: str, steps: int = 200) -> np.ndarray:
-    """(steps, 3) trajectory: theta, omega, torque, with the policy stepped on ``target``."""
-    exe = hal.compile(net, target=target, fallback=False)
+def rollout(net, target: str, steps: int = 200, **compile_kw) -> np.ndarray:
+    """(steps, 3) trajectory: theta, omega, torque, with the policy stepped on ``target``
+    (``compile_kw``: e.g. ``faults=...``, ``fault_seed=...``)."""
+    exe = hal.compile(net, target=target, fallback=False, **compile_kw)
     theta, omega, out = np.pi - 0.3, 0.0, []
     with exe.open() as session:
         for _ in range(steps):
@@ -42,6 +43,13 @@ def rollout(net, target: str, steps: int = 200) -> np.ndarray:
             theta, omega = pendulum_step(theta, omega, torque)
             out.append((theta, omega, torque))
     return np.array(out)
+
+
+def control_cost(traj: np.ndarray) -> float:
+    """Mean per-step cost of a trajectory, as Gymnasium's Pendulum-v1 counts it:
+    angle from upright squared + 0.1 omega^2 + 0.001 torque^2."""
+    up = (traj[:, 0] - np.pi + np.pi) % (2 * np.pi) - np.pi
+    return float(np.mean(up**2 + 0.1 * traj[:, 1] ** 2 + 0.001 * traj[:, 2] ** 2))
 
 
 def targets() -> list[str]:

@@ -97,7 +97,64 @@ def closed_loop() -> None:
     console.print(table)
 
 
+def digits() -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from digits import accuracy_table
+
+    accuracy_table()
+
+
+def robustness() -> None:
+    """Issue 15: the digits classifier's dead-neuron curve with and without TMR, and the
+    CfC pendulum controller's control cost under dead units and weight mismatch."""
+    import sys
+
+    from hal.faults.campaign import base, curve
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    here = Path(__file__).parent
+    d = np.load(here / "data" / "digits_test.npz")
+    x, y = d["x"].astype(np.float64), d["y"]
+    graph = hal.load(here / "models" / "digits_snn.nir")
+    rates = (0.0, 0.1, 0.2, 0.3)
+    runs = {tmr: curve(base(graph, "cpu", tmr=tmr), x, y, "dead_neurons", rates, seeds=3)
+            for tmr in (False, True)}
+    table = Table(title="Digits classifier under dead neurons (cpu, 360 digits, 3 fault "
+                        "seeds; hal robustness for all kinds and scenarios)")
+    for col in ("dead neurons", "accuracy", "accuracy with TMR"):
+        table.add_column(col)
+    for i, r in enumerate(rates):
+        a, b = runs[False], runs[True]
+        table.add_row(f"{r:.0%}", f"{a['mean'][i]:.1%} +- {a['std'][i]:.1%}",
+                      f"{b['mean'][i]:.1%} +- {b['std'][i]:.1%}")
+    console.print(table)
+    import importlib.util
+
+    if importlib.util.find_spec("ncps") is None:
+        console.print("[yellow]skipping the controller under faults: ncps is not installed[/]")
+        return
+    from closed_loop import control_cost, make_policy, rollout
+
+    net = make_policy()
+    table = Table(title="CfC pendulum controller (untrained, seeded) under faults (cpu-float, "
+                        "200 steps, Pendulum-v1 cost per step, 3 fault seeds)")
+    for col in ("faults", "control cost (mean over seeds)", "max |angle difference|"):
+        table.add_column(col)
+    clean = rollout(net, "cpu-float")
+    table.add_row("none", f"{control_cost(clean):.3f}", "0")
+    for plan in ({"dead_neurons": 0.2}, {"weight_variation": 0.2}):
+        trajs = [rollout(net, "cpu-float", faults=plan, fault_seed=s) for s in range(3)]
+        table.add_row(", ".join(f"{k}={v}" for k, v in plan.items()),
+                      f"{np.mean([control_cost(t) for t in trajs]):.3f}",
+                      f"{max(np.abs(t[:, 0] - clean[:, 0]).max() for t in trajs):.3f}")
+    console.print(table)
+
+
 if __name__ == "__main__":
     spiking()
+    digits()
     closed_loop()
+    robustness()
     placement()

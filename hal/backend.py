@@ -39,6 +39,11 @@ if TYPE_CHECKING:
 #: what a spiking run can record per population; ``"spikes"`` is the default
 RECORDABLE = ("spikes", "v", "u")
 
+#: key of ``simulate``'s result holding, for networks with plastic connections, each one's
+#: weights at every learning epoch's end: ``{"source->target": (B, epochs + 1, N, M)}`` in
+#: float units, row 0 the compiled weights (:mod:`hal.snn.learning`)
+WEIGHTS_KEY = "@weights"
+
 
 @dataclass(frozen=True)
 class Availability:
@@ -150,7 +155,14 @@ class Backend:
 
 
 class SpikingBackend(Backend):
-    """Runs lowered spiking networks (:class:`hal.compilers.snn.Lowered`)."""
+    """Runs lowered spiking networks (:class:`hal.compilers.snn.Lowered`).
+
+    Attributes:
+        learns: runs plastic connections (:mod:`hal.snn.learning`); a backend that does
+            not is refused a network with a learning rule at compile time.
+    """
+
+    learns: ClassVar[bool] = False
 
     def simulate(self, net: Any, x: np.ndarray, target: Target, options: dict[str, Any],
                  record: frozenset[str] = frozenset({"spikes"})) -> dict[str, dict[str, Any]]:
@@ -159,7 +171,9 @@ class SpikingBackend(Backend):
         Returns:
             population -> {key: array (B, T, N)} for each key in ``record`` (a subset of
             :data:`RECORDABLE`): ``spikes`` as bool, ``v`` and ``u`` as the backend's
-            numbers (integers for fixed point). Keys not asked for may be left out.
+            numbers (integers for fixed point). Keys not asked for may be left out. A
+            network with plastic connections also returns their weight histories under
+            :data:`WEIGHTS_KEY`.
         """
         raise NotImplementedError
 

@@ -163,11 +163,15 @@ def check(what: str, target: str | None, as_json: bool) -> None:
 
 
 def _register_family_commands() -> None:
+    from hal.faults.cli import robustness
     from hal.qubo.cli import solve
     from hal.snn.cli import run
+    from hal.sweep.cli import sweep
 
     main.add_command(run)
     main.add_command(solve)
+    main.add_command(sweep)
+    main.add_command(robustness)
 
 
 _register_family_commands()

@@ -58,6 +58,11 @@ class NeuroLimits(_Strict):
     spike_bits: int | None = Field(None, gt=0, le=32)
     activation_bits: int | None = Field(None, gt=1, le=32)  # synaptic input per step
     align_bits: int | None = Field(None, ge=0, le=16)  # MSB alignment of vth, input, bias
+    # learning engine (plastic connections, fixed point)
+    learning_trace_bits: int | None = Field(None, gt=0, le=32)
+    learning_trace_frac_bits: int | None = Field(None, ge=0, le=32)  # impulse fraction
+    learning_accumulator_bits: int | None = Field(None, gt=0, le=62)  # dw sum, unsigned
+    learning_scale_mant_bits: int | None = Field(None, gt=0, le=16)  # dw product's scale
 
 
 class NoiseSpec(_Strict):
@@ -88,6 +93,28 @@ class SolverLimits(_Strict):
     max_time_s: float | None = Field(None, gt=0)
 
 
+class Cost(_Strict):
+    """One per-operation figure and where it comes from."""
+
+    value: float = Field(ge=0)
+    source: str = Field(min_length=3)
+
+
+class Costs(_Strict):
+    """Per-operation energy and time of a target, for estimates (``hal.snn.metrics``).
+
+    ``values`` are keyed by operation with the unit in the name (``synaptic_op_pj``,
+    ``neuron_update_ns``, ``add_pj``, ...); each carries its source. ``model`` picks the
+    estimator: ``neuromorphic`` (synaptic ops, neuron updates, spikes, cores, barrier
+    sync) or ``conventional`` (adds and multiplies of a CPU or GPU). ``note`` says what the
+    figures stand for (for example, that they stand in for unpublished ones).
+    """
+
+    model: Literal["neuromorphic", "conventional"]
+    note: str = ""
+    values: dict[str, Cost]
+
+
 LIMITS_BY_KIND: dict[str, type[_Strict]] = {
     "neuromorphic": NeuroLimits,
     "cpu": NeuroLimits,
@@ -109,6 +136,7 @@ class Target(_Strict):
         sources: where each number in ``limits`` comes from, keyed by field name.
         options: default backend options (a caller's options override them).
         fallback: targets to try, in order, when this one cannot run the workload.
+        costs: per-operation energy and time with sources, for estimates (optional).
         priority: order for ``target="auto"`` (highest first).
         path: the file it was loaded from.
     """
@@ -122,6 +150,7 @@ class Target(_Strict):
     sources: dict[str, str] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
     fallback: list[str] = Field(default_factory=list)
+    costs: Costs | None = None
     priority: int = 0
     path: str | None = None
 

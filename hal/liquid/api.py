@@ -80,13 +80,17 @@ def compare_liquid(result: LiquidResult, reference: LiquidResult,
 
 
 def compile(net: Any, target: str | Target = "cpu-float", *,
-            fallback: bool | None = None, **options: Any) -> LiquidExecutable:
+            fallback: bool | None = None, faults: Any = None, fault_seed: int = 0,
+            **options: Any) -> LiquidExecutable:
     """Pick a target that can run liquid networks (see :func:`hal.select`).
 
     Args:
         net: a liquid IR net (``CfCNet``, ``LTCNet``, ``MultiTimescaleNet``) or a torch
             module :func:`hal.from_torch` reads (ncps ``CfC``/``LTC``, ``MultiTimescale``).
         target: target name or ``"auto"``.
+        faults, fault_seed: a fault plan for CfC nets (``dead_neurons``,
+            ``weight_variation``; :mod:`hal.faults.liquid`) applied to the IR, so every
+            target runs the same faulty net; ``exe.faults`` says what was broken.
         **options: fixed-point lowering options (:data:`hal.compilers.liquid.OPTIONS`:
             ``frac_bits``, ``lut_segments``) and the backend's own options.
     """
@@ -94,6 +98,14 @@ def compile(net: Any, target: str | Target = "cpu-float", *,
         from hal.liquid.torch_import import from_torch
 
         net = from_torch(net)
+    report = None
+    if faults is not None:  # issue 15: CfC faults on the IR (hal.faults.liquid)
+        from hal.faults import FaultPlan
+        from hal.faults.liquid import apply_liquid
+
+        plan = FaultPlan.parse(faults, fault_seed)
+        if not plan.empty:
+            net, report = apply_liquid(net, plan)
     timer = Timer()
 
     def fits(t: Target) -> str | None:
@@ -110,7 +122,9 @@ def compile(net: Any, target: str | Target = "cpu-float", *,
         opts = backend.resolve_options(chosen, options, extra=OPTIONS)
         lowered = quantize_liquid(net, chosen.limits, opts["frac_bits"], opts["lut_segments"]) \
             if chosen.precision == "fixed" else None
-    return LiquidExecutable(net, chosen, backend, opts, skips, timer.times, lowered)
+    exe = LiquidExecutable(net, chosen, backend, opts, skips, timer.times, lowered)
+    exe.faults = report
+    return exe
 
 
 class LiquidExecutable:

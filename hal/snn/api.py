@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,14 @@ import nir
 import numpy as np
 
 from hal._inputs import as_batch
-from hal.backend import RECORDABLE, Option, SpikingBackend
+from hal.backend import RECORDABLE, WEIGHTS_KEY, Option, SpikingBackend
 from hal.compilers.snn import OPTIONS, Lowered, lower, map_to_cores, quantize
-from hal.errors import DoesNotFit, ValidationError
+from hal.errors import CompileError, DoesNotFit, ValidationError
 from hal.logs import get_logger
 from hal.provenance import Timer, make_provenance
 from hal.select import Skip, select
 from hal.session import Session
+from hal.snn.learning import conn_name, plastic
 from hal.snn.result import SimResult
 from hal.target import Target
 
@@ -77,6 +79,9 @@ def _prepare(graph: Any, target: Target, opts: dict[str, Any], dt: float) -> Low
     net = lower(graph, dt)
     if target.precision == "fixed":
         quantize(net, target.limits, opts["v_scale"], opts["rounding"], opts["decay_scale"])
+    if not opts["learning"]:  # issue 17: plastic connections frozen at compiled weights
+        for c in net.connections:
+            c.rule = None
     return net
 
 
@@ -105,7 +110,8 @@ def _check_lowered(net: Lowered, t: Target) -> dict:
 
 
 def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
-            fallback: bool | None = None, **options: Any) -> Executable:
+            fallback: bool | None = None, faults: Any = None, fault_seed: int = 0,
+            tmr: Any = False, **options: Any) -> Executable:
     """Lower and quantize ``graph`` (NIR graph or path) for ``target``.
 
     Args:
@@ -113,6 +119,10 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
         target: target name or ``"auto"``; unavailable or too-small targets follow the
             fallback rules of :func:`hal.select`.
         dt: time step in seconds (NIR graphs are continuous time).
+        faults: a fault plan (dict or ``"kind=rate,..."``, :mod:`hal.faults`) applied to
+            the lowered, quantized network, the same on every target; ``fault_seed``
+            picks the victims; ``tmr`` (True or population names) triplicates populations
+            with a majority vote. ``exe.faults`` and provenance record what was broken.
         **options: compile options (:data:`hal.compilers.snn.OPTIONS`: ``v_scale``,
             ``rounding``, ``decay_scale``), ``compensate_delay``, and the backend's own
             options (``hal backends`` lists them).
@@ -124,11 +134,18 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
                               f"{type(graph).__name__}")
     timer = Timer()
     prepared: dict[str, Lowered] = {}  # lowered (and quantized) once per target tried
+    plan, reports = None, {}
+    if faults is not None or tmr:  # issue 15: the logic lives in hal.faults
+        from hal.faults import apply, prepare
+
+        plan = prepare(faults, fault_seed, tmr)
 
     def net_for(t: Target, opts: dict[str, Any]) -> Lowered:
         key = f"{t.precision}:{t.limits.model_dump_json()}:{[opts[k] for k in OPTIONS]}"
         if key not in prepared:
             prepared[key] = _prepare(graph, t, opts, dt)
+            if plan is not None:
+                reports[id(prepared[key])] = apply(prepared[key], t, plan, tmr)
         return prepared[key]
 
     def fits(t: Target) -> str | None:
@@ -145,10 +162,17 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
         opts = backend.resolve_options(chosen, options,
                                        extra={**OPTIONS, **EXECUTABLE_OPTIONS})
         net = net_for(chosen, opts)
+    if plastic(net) and not backend.learns:  # issue 17
+        raise CompileError(f"target '{chosen.name}' (backend {backend.name}) does not run "
+                           f"learning rules ({', '.join(conn_name(c) for c in plastic(net))}"
+                           " are plastic); use cpu, cpu-float, loihi2-sim or loihi2-sim-float, "
+                           "or compile with learning=False")
     log.info("compiled %d neurons for %s", net.num_neurons, chosen.name,
              extra={"target": chosen.name, "backend": backend.name,
                     "neurons": net.num_neurons, "seconds": timer.times["compile_s"]})
-    return Executable(net, chosen, backend, opts, skips, timer.times, graph)
+    exe = Executable(net, chosen, backend, opts, skips, timer.times, graph)
+    exe.faults = reports.get(id(net))
+    return exe
 
 
 def load_saved(meta: dict[str, Any], arrays: dict[str, np.ndarray],
@@ -173,6 +197,9 @@ def _family_options(options: dict[str, Any]) -> dict[str, Any]:
 
 class Executable:
     """A network compiled for one target; :meth:`run` it as often as you like."""
+
+    #: the :class:`hal.faults.FaultReport` of a compile with faults or TMR, else None
+    faults: Any = None
 
     def __init__(self, net: Lowered, target: Target, backend: SpikingBackend,
                  options: dict[str, Any], skips: list[Skip], timing: dict[str, float],
@@ -208,21 +235,36 @@ class Executable:
         """
         stepper = self.backend.open_spiking(self.net, batch or 1, self.target, self.options,
                                             _record(record) | {"spikes"})
-        return SnnSession(stepper, self.net.n_in, batch, dict(self.net.depth))
+        session = SnnSession(stepper, self.net.n_in, batch, dict(self.net.depth))
+        session.plastic = [conn_name(c) for c in plastic(self.net)]
+        return session
 
     def run(self, inputs: Any, steps: int | None = None, seed: int | None = None,
-            record: str | Iterable[str] = ("spikes",)) -> SimResult:
+            record: str | Iterable[str] = ("spikes",), *, encoder: str | None = None,
+            encoder_options: dict[str, Any] | None = None) -> SimResult:
         """Run on ``inputs`` shaped (T, n_in) or (B, T, n_in); returns a SimResult.
 
         Args:
-            inputs: spikes (0/1) or analog values (cpu targets) per step.
+            inputs: spikes (0/1) or analog values (cpu targets) per step; with ``encoder``,
+                analog samples (n,) or (B, n) (a signal (T, n) or (B, T, n) for ``delta``).
             steps: steps to run (default: the input's length; shorter input is padded).
-            seed: recorded in provenance.
+            seed: recorded in provenance; the encoder's seed (0 when None).
             record: ``"spikes"`` (default), any of ``("spikes", "v", "u")``, or ``"all"``.
                 Recording states costs time and memory on every backend.
+            encoder: a name in ``hal.encode`` (``rate``, ``latency``, ``delta``,
+                ``population``): encodes ``inputs`` to spikes on the host first.
+            encoder_options: keyword options of the encoder.
         """
+        if encoder is not None:  # issue 14: analog input encoded on the host
+            from hal.snn.inference import encode_inputs
+
+            if self.faults is not None:  # issue 15: adversarial input, before encoding
+                inputs = self.faults.attack(self.net, inputs)
+            inputs = encode_inputs(inputs, encoder, steps, seed or 0, encoder_options)
         keys = _record(record) | {"spikes"}
         x, single, steps = as_batch(inputs, self.net.n_in, steps)
+        if self.faults is not None:  # issue 15: input noise on the host, same everywhere
+            x = self.faults.perturb(x, seed)
         comp = bool(self.options["compensate_delay"])
         extra = max(self.net.depth.values(), default=0) if comp else 0
         if extra:
@@ -233,10 +275,26 @@ class Executable:
         log.info("ran %d steps x %d streams on %s", steps, x.shape[0], self.target.name,
                  extra={"target": self.target.name, "steps": steps, "batch": x.shape[0],
                         "record": sorted(keys), "seconds": timer.times["run_s"]})
-        return self._result(raw, steps, comp, single, timer.times, seed, keys)
+        res = self._result(raw, steps, comp, single, timer.times, seed, keys)
+        from hal.snn.inference import run_metrics  # activity and estimate, when first read
+
+        res.metrics_source = functools.partial(run_metrics, self.net, self.target,
+                                               res.spikes, x[:, :steps])
+        return res
+
+    def predict(self, x: Any, y: Any = None, **kwargs: Any) -> Any:
+        """Encode, run and decode a batch of samples: labels, accuracy against ``y``,
+        latency p50/p95/p99, activity and estimate (:func:`hal.snn.inference.predict`)."""
+        from hal.snn.inference import predict
+
+        return predict(self, x, y, **kwargs)
 
     def _result(self, raw, steps, comp, single, times, seed, keys) -> SimResult:
         spikes, states, delays = {}, {}, {}
+        raw = dict(raw)
+        history = raw.pop(WEIGHTS_KEY, {})  # issue 17: plastic connections
+        if single:
+            history = {k: h[0] for k, h in history.items()}
         for name, rec in raw.items():
             shift = self.net.depth.get(name, 0) if comp else 0
             delays[name] = 0 if comp else self.net.depth.get(name, 0)
@@ -249,11 +307,14 @@ class Executable:
         v_scale = 2.0 ** q["format"]["align_bits"] * q["v_scale"] if q else 1.0
         prov = make_provenance(self.target, self.backend, seed=seed, options=self.options,
                                fallbacks=self.skips, dt=self.net.dt, quantization=q,
-                               delay_compensated=comp)
+                               delay_compensated=comp,
+                               faults=self.faults.to_dict() if self.faults else None)
         return SimResult(target=self.target.name, backend=self.backend.name,
                          precision=self.target.precision, spikes=spikes, states=states,
                          v_scale=v_scale, delay_steps=delays, steps=steps,
                          outputs=list(self.net.outputs), record=tuple(sorted(keys)),
+                         weights={k: h[..., -1, :, :] for k, h in history.items()},
+                         weight_history=history,
                          timing={**self.compile_timing, **times},
                          fallbacks=[s.to_dict() for s in self.skips], provenance=prov)
 
@@ -271,7 +332,24 @@ class SnnSession(Session):
                  delays: dict[str, int]) -> None:
         super().__init__(stepper, n_in, batch)
         self.delays = delays
+        self.plastic: list[str] = []  # plastic connections (issue 17)
         self.states: dict[str, dict[str, np.ndarray]] = {}
+
+    @property
+    def weights(self) -> dict[str, np.ndarray]:
+        """Current weights of each plastic connection (float units, (N, M) or (B, N, M));
+        empty for a network without learning. Raises where the backend cannot read them
+        while stepping."""
+        from hal.snn.learning import PlasticStepper
+
+        if not isinstance(self._stepper, PlasticStepper):
+            if self.plastic:
+                raise CompileError(f"this session's backend cannot read weights while "
+                                   f"stepping ({', '.join(self.plastic)} learn); open the "
+                                   "session on cpu or cpu-float, or read res.weights of a run")
+            return {}
+        w = self._stepper.weights()
+        return {k: a[0] for k, a in w.items()} if self.batch is None else w
 
     def step(self, x_t: Any) -> dict[str, np.ndarray]:
         """Advance one step with input (n_in,) or (B, n_in); returns spikes per population,

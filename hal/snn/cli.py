@@ -16,7 +16,7 @@ console = Console()
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="cpu", show_default=True)
-@click.option("--input", "input_path", type=click.Path(dir_okay=False), required=True,
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None,
               help="Input .npy shaped (T, n_in).")
 @click.option("--steps", type=int, default=None, help="Steps to run (default: input length).")
 @click.option("--dt", type=float, default=1e-4, show_default=True, help="Time step (s).")
@@ -31,31 +31,60 @@ console = Console()
               help="What to record: spikes, or a comma list of spikes,v,u, or all.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--no-type-check", is_flag=True, help="Skip NIR's shape inference on load.")
+# issue 14: inference on a data set (hal.snn.infer_cli)
+@click.option("--data", type=click.Path(dir_okay=False), default=None,
+              help="Samples .npz with x (analog, [0, 1]) and optional y labels: predict "
+                   "each, print accuracy, latency p50/p95/p99, activity and estimate.")
+@click.option("--encode", default=None, help="Encoder of analog input: rate, latency, "
+              "delta, population (default rate with --data).")
+@click.option("--decode", default="count", show_default=True,
+              help="Decoder with --data: count, rate, first_spike, membrane.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Encoder seed.")
+@click.option("--limit", type=int, default=None, help="Only the first N samples of --data.")
+@click.option("--batch-size", type=int, default=1, show_default=True,
+              help="Samples per run with --data (1: true per-sample latency).")
+# issue 15: fault plans and TMR (hal.faults)
+@click.option("--faults", default=None, metavar="KIND=RATE,...",
+              help="Fault plan applied at compile time, e.g. dead_neurons=0.1,"
+                   "weight_bitflips=1e-3 (hal robustness --list-faults lists the kinds).")
+@click.option("--fault-seed", type=int, default=0, show_default=True,
+              help="Seed that picks the faults' victims.")
+@click.option("--tmr", is_flag=True, help="Triplicate spiking populations with a vote.")
 def run(model, target, input_path, steps, dt, other, compensate_delay, fallback, save, plot,
-        option_pairs, record, as_json, no_type_check) -> None:
+        option_pairs, record, as_json, no_type_check, data, encode, decode, seed, limit,
+        batch_size, faults, fault_seed, tmr) -> None:
     """Run a NIR network on a target (optionally compare with another target)."""
     import hal
+    from hal._cli_options import parse_options
     from hal.errors import ValidationError
 
     graph = hal.load(model, type_check=not no_type_check)
+    opts = parse_options(option_pairs)
+    if compensate_delay:
+        opts["compensate_delay"] = True
+    if faults or tmr:
+        opts.update(faults=faults, fault_seed=fault_seed, tmr=tmr)
+    fb = True if fallback else None
+    if data is not None:
+        from hal.snn.infer_cli import run_data
+
+        sys.exit(run_data(graph, target, data, encode=encode or "rate", decode=decode,
+                          steps=steps or 32, seed=seed, dt=dt, fallback=fb, limit=limit,
+                          batch_size=batch_size, other=other, as_json=as_json, **opts))
+    if input_path is None:
+        raise ValidationError("give --input x.npy (network input) or --data d.npz (samples)")
     try:
         x = np.load(input_path)
     except (OSError, ValueError) as exc:
         raise ValidationError(f"{input_path}: cannot read .npy input ({exc})") from None
-    from hal._cli_options import parse_options
-
-    opts = parse_options(option_pairs)
-    if compensate_delay:
-        opts["compensate_delay"] = True
-    fb = True if fallback else None
     keys = "all" if record.strip() == "all" else [k.strip() for k in record.split(",")]
     with console.status(f"running on {target}...", spinner="dots"):
         res = hal.compile(graph, target=target, dt=dt, fallback=fb, **opts).run(
-            x, steps, record=keys)
+            x, steps, seed, record=keys, encoder=encode)
         report = None
         if other:
             ref = hal.compile(graph, target=other, dt=dt, fallback=fb, **opts).run(
-                x, steps, record=keys)
+                x, steps, seed, record=keys, encoder=encode)
             report = hal.compare(res, ref)
     if save:
         arrays = {f"{n}.spikes": s for n, s in res.spikes.items()}
@@ -132,8 +161,11 @@ def check_model(path: str, target: str, as_json: bool) -> int:
     """Print the mapping of a model onto a target; 2 when it does not fit."""
     import hal
     from hal.snn.api import check
+    from hal.snn.infer_cli import check_estimate, print_check_estimate
 
-    report = check(hal.load(path), target)
+    graph = hal.load(path)
+    report = check(graph, target)
+    report["estimate"] = check_estimate(graph, target)  # issue 14
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -146,4 +178,5 @@ def check_model(path: str, target: str, as_json: bool) -> int:
             console.print(f"[yellow]warning:[/] {w}", highlight=False)
         for prob in m["problems"]:
             console.print(f"[red]does not fit:[/] {prob}", highlight=False)
+        print_check_estimate(report["estimate"])
     return 0 if report["fits"] else 2

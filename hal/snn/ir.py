@@ -67,3 +67,40 @@ def random_suite(steps: int = 40):
         label = (f"#{i} {nh + no} neurons, {'recurrent' if rec else 'feed-forward'}, "
                  f"density {den}, {'bias' if bias else 'no bias'}, tau spread {spread}")
         yield label, g, x
+
+
+def recurrent_network(n: int, n_in: int = 32, *, density: float = 0.1,
+                      fan_out: int | None = None, p_in: float = 0.5, tau: float = 0.01,
+                      w_in: float = 0.5, w_rec: float = 1.0, seed: int = 0,
+                      sparse: bool = False) -> nir.NIRGraph:
+    """The benchmark network of issue 12: ``n_in`` inputs -> Linear -> CubaLIF(``n``), with
+    a recurrent Linear (each neuron feeds ``fan_out`` others, default ``density * n``).
+
+    Weights are normal: input ``N(w_in, w_in)`` on a fraction ``p_in`` of input pairs,
+    recurrent ``N(0, w_rec / sqrt(fan_out))``; tau_syn = tau_mem = ``tau``, threshold 1.
+    With inputs spiking at p = 0.2 and dt = 1 ms about 10% of neurons spike per step.
+    ``sparse=True`` keeps both weight matrices as ``scipy.sparse`` CSR in memory (a
+    10**5-neuron net with fan-out 100 then takes about 120 MB); hal lowers them as they
+    are, but ``nir.write`` needs dense arrays.
+    """
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    k = max(1, min(n, fan_out if fan_out is not None else round(density * n)))
+    cols = np.repeat(np.arange(n), k)  # source neuron of each synapse
+    rows = np.concatenate([rng.choice(n, k, replace=False) for _ in range(n)]) if k < n \
+        else np.tile(np.arange(n), n)
+    vals = rng.normal(0, w_rec / np.sqrt(k), n * k)
+    rec = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    mask = rng.random((n, n_in)) < p_in
+    win = sp.csr_matrix(np.where(mask, rng.normal(w_in, w_in, (n, n_in)), 0.0))
+    if not sparse:
+        rec, win = rec.toarray(), win.toarray()
+    ones = np.ones(n)
+    lif = nir.CubaLIF(tau_syn=tau * ones, tau_mem=tau * ones, r=ones, v_leak=0 * ones,
+                      v_threshold=ones, w_in=ones, v_reset=0 * ones)
+    nodes = {"input": nir.Input(input_type=np.array([n_in])), "fc": nir.Linear(weight=win),
+             "lif": lif, "rec": nir.Linear(weight=rec),
+             "output": nir.Output(output_type=np.array([n]))}
+    edges = [("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=not sparse)

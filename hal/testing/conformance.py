@@ -80,7 +80,8 @@ def _fingerprint(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_fingerprint(v) for v in obj]
     if hasattr(obj, "__dataclass_fields__"):
-        return _fingerprint({k: getattr(obj, k) for k in obj.__dataclass_fields__})
+        return _fingerprint({k: getattr(obj, k) for k, f in obj.__dataclass_fields__.items()
+                             if f.compare})
     return obj
 
 

@@ -1,0 +1,1 @@
+"""``SpikeRecorder``: a spike sink whose record crosses back to the host packed."""

@@ -1,0 +1,173 @@
+"""The spiking engine's inner time loop as plain-Python loops that numba compiles
+(:func:`compiled` jits them lazily; ``import hal`` never imports numba).
+
+One call runs ``T`` steps of ``B`` streams without returning to Python. Per stream and
+step, in Lava's order (the equations are in :mod:`hal.backends.cpu_reference`):
+
+1. every connection delivers its ring-buffer slot ``step % (delay + 1)`` to its targets;
+2. every neuron updates (fixed point: 24-bit wrap of u, saturation of v; float: Lava's
+   ``floating_pt`` form) and spikes;
+3. every connection adds the weight rows of its sources that are non-zero this step (a
+   spike, or a graded input value) into the same slot, to be read ``delay + 1`` steps
+   later. Rows are CSR by source, or dense rows where a connection is dense (contiguous
+   adds, no index reads). Fixed point sums integers exactly (graded inputs in float64,
+   truncated to integers, as Lava's Dense does), then shifts by the weight exponent.
+
+Connection tables (one entry per connection k): ``src`` (-1 for the input, else the
+first neuron of the source population), ``n_src``, ``tgt`` (first target neuron),
+``n_tgt``, ``exp``, ``delay``, ``dense`` (1: dense rows), ``ptr`` (offset into
+``indptr`` or ``rows``), ``boff`` (offset of its (delay+1, B, n_tgt) ring buffer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+prange = range  # numba.prange once compiled
+
+TABLE = ("src", "n_src", "tgt", "n_tgt", "exp", "delay", "dense", "ptr", "boff", "nz")
+
+
+def _deliver(k, conn, b, B, step, buf, a):
+    n_tgt, tgt, boff = conn[k, 3], conn[k, 2], conn[k, 8]
+    base = boff + ((step % (conn[k, 5] + 1)) * B + b) * n_tgt
+    for i in range(n_tgt):
+        a[tgt + i] += buf[base + i]
+    return base
+
+
+def _accumulate(k, conn, src_vals, indptr, indices, data, rows, acc):
+    """acc[:n_tgt] = sum over non-zero sources j of src_vals[j] * row_j."""
+    n_src, n_tgt, ptr = conn[k, 1], conn[k, 3], conn[k, 7]
+    for i in range(n_tgt):
+        acc[i] = 0
+    for j in range(n_src):
+        s = src_vals[j]
+        if s == 0:
+            continue
+        if conn[k, 6]:
+            r = ptr + j * n_tgt
+            for i in range(n_tgt):
+                acc[i] += s * rows[r + i]
+        else:
+            for p in range(indptr[ptr + j], indptr[ptr + j + 1]):
+                acc[indices[p]] += s * data[p]
+
+
+def run_fixed(x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data, rows, buf,
+              rec_s, rec_v, rec_u):
+    """Fixed point. ``fmt`` = (decay_bits, align_bits, 2**(state_bits-1)); ``rec_v`` and
+    ``rec_u`` have zero steps when not recorded."""
+    B, T, _ = x.shape
+    N, K = u.shape[1], conn.shape[0]
+    shift, align, top = fmt[0], fmt[1], fmt[2]
+    unity = 1 << shift
+    nmax = 1
+    for k in range(K):
+        nmax = max(nmax, conn[k, 3])
+    for b in prange(B):  # streams are independent
+        a = np.zeros(N, np.int64)
+        spk = np.zeros(N, np.int64)
+        acc = np.zeros(nmax, np.float64)
+        iacc = np.zeros(nmax, np.int64)
+        for t in range(T):
+            step = t0 + t
+            a[:] = 0
+            for k in range(K):
+                _deliver(k, conn, b, B, step, buf, a)
+            for n in range(N):
+                p = u[b, n] * (unity - du[n] - 1)
+                uu = (p >> shift) if p >= 0 else -((-p) >> shift)
+                uu += a[n] << align
+                if uu > top:
+                    uu -= 2 * top
+                elif uu <= -top:
+                    uu += 2 * top
+                p = v[b, n] * (unity - dv[n])
+                vv = ((p >> shift) if p >= 0 else -((-p) >> shift)) + uu + bias[n]
+                vv = min(max(vv, -top + 1), top - 1)
+                spk[n] = 1 if vv > vth[n] else 0
+                if spk[n]:
+                    vv = 0
+                u[b, n], v[b, n] = uu, vv
+                rec_s[b, t, n] = spk[n] != 0
+            if rec_v.shape[1]:
+                rec_v[b, t] = v[b]
+            if rec_u.shape[1]:
+                rec_u[b, t] = u[b]
+            for k in range(K):
+                n_tgt, e = conn[k, 3], conn[k, 4]
+                base = conn[k, 8] + ((step % (conn[k, 5] + 1)) * B + b) * n_tgt
+                if conn[k, 0] < 0:
+                    _accumulate(k, conn, x[b, t], indptr, indices, data, rows, acc)
+                    for i in range(n_tgt):
+                        iacc[i] = np.int64(acc[i])  # truncation toward zero
+                else:
+                    s0 = conn[k, 0]
+                    _accumulate(k, conn, spk[s0:s0 + conn[k, 1]], indptr, indices, data,
+                                rows, iacc)
+                for i in range(n_tgt):
+                    buf[base + i] = (iacc[i] << e) if e >= 0 else (iacc[i] >> -e)
+
+
+def run_float(x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data, rows, buf,
+              rec_s, rec_v, rec_u):
+    """Float64, Lava's ``floating_pt`` equations (``fmt`` unused)."""
+    B, T, _ = x.shape
+    N, K = u.shape[1], conn.shape[0]
+    nmax = 1
+    for k in range(K):
+        nmax = max(nmax, conn[k, 3])
+    for b in prange(B):
+        a = np.zeros(N, np.float64)
+        spk = np.zeros(N, np.float64)
+        acc = np.zeros(nmax, np.float64)
+        for t in range(T):
+            step = t0 + t
+            a[:] = 0
+            for k in range(K):
+                _deliver(k, conn, b, B, step, buf, a)
+            for n in range(N):
+                uu = u[b, n] * (1 - du[n]) + a[n]
+                vv = v[b, n] * (1 - dv[n]) + uu + bias[n]
+                spk[n] = 1.0 if vv > vth[n] else 0.0
+                if vv > vth[n]:
+                    vv = 0.0
+                u[b, n], v[b, n] = uu, vv
+                rec_s[b, t, n] = spk[n] > 0
+            if rec_v.shape[1]:
+                rec_v[b, t] = v[b]
+            if rec_u.shape[1]:
+                rec_u[b, t] = u[b]
+            for k in range(K):
+                n_tgt = conn[k, 3]
+                base = conn[k, 8] + ((step % (conn[k, 5] + 1)) * B + b) * n_tgt
+                s0 = conn[k, 0]
+                src = x[b, t] if s0 < 0 else spk[s0:s0 + conn[k, 1]]
+                _accumulate(k, conn, src, indptr, indices, data, rows, acc)
+                for i in range(n_tgt):
+                    buf[base + i] = acc[i]
+
+
+_COMPILED: dict[str, Callable] = {}
+
+
+def compiled(name: str) -> Callable | None:
+    """The numba-compiled ``run_fixed`` or ``run_float``, or None where numba is missing.
+    Compiled on first use and cached on disk by numba."""
+    if name not in _COMPILED:
+        try:
+            import numba
+        except ImportError:
+            return None
+        jit = numba.njit(cache=True, nogil=True)
+        g = globals()
+        g["prange"] = numba.prange
+        for helper in ("_deliver", "_accumulate"):
+            if not hasattr(g[helper], "py_func"):
+                g[helper] = jit(g[helper])
+        # parallel=True (a thread per stream) was measured slower on 2 shared cores
+        _COMPILED[name] = jit(g[name])
+    return _COMPILED[name]
