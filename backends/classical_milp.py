@@ -1,5 +1,7 @@
 """Exact classical solver: HiGHS through ``scipy.optimize.milp``, with a time limit.
 
+Binary, integer and real variables are solved natively (no encoding, no penalties).
+
 Returns the optimum when HiGHS proves it, else the best solution found, the best bound
 and the relative gap between them.
 """
@@ -10,7 +12,6 @@ import time
 from typing import Any
 
 import dimod
-import numpy as np
 
 from hal.backend import Option, QuboBackend
 from hal.compilers.milp import cqm_to_milp
@@ -29,9 +30,13 @@ class ClassicalMilpBackend(QuboBackend):
     requires = ("scipy",)
     install_hint = "pip install scipy>=1.10"
     packages = ("scipy",)
+    variable_types = ("BINARY", "SPIN", "INTEGER", "REAL")
     options = {
-        "time_limit_s": Option(60.0, "HiGHS time limit, seconds", probe=None),
-        "mip_rel_gap": Option(0.0, "stop at this relative MIP gap", probe=0.5),
+        "time_limit_s": Option(60.0, "HiGHS time limit in seconds (capped by the target's "
+                               "max_time_s); with no solution by then, HALTimeoutError",
+                               probe=1e-9),
+        "mip_rel_gap": Option(0.0, "stop once the relative gap between the best solution "
+                              "and the bound is below this (0: prove the optimum)", probe=0.5),
     }
 
     def fits(self, compiled: Compiled, target: Target) -> str | None:
@@ -52,9 +57,14 @@ class ClassicalMilpBackend(QuboBackend):
         if sample is None:
             raise HALTimeoutError(f"HiGHS found no solution within {opts['time_limit_s']} s "
                                   f"(status {info['status']}); raise time_limit_s")
-        ss = dimod.SampleSet.from_samples(sample, "BINARY",
+        vartype = "BINARY" if all(compiled.cqm.vartype(v) is dimod.BINARY
+                                  for v in sample) else "INTEGER"
+        ss = dimod.SampleSet.from_samples(sample, vartype,
                                           energy=compiled.cqm.objective.energy(sample))
-        return Samples(ss, info)
+        timing = {"sample_s": info.pop("solve_s")}
+        limit = min(float(opts["time_limit_s"]), target.limits.max_time_s or float("inf"))
+        info.update(time_limit=limit, mip_rel_gap=opts["mip_rel_gap"])  # effective settings
+        return Samples(ss, info, timing)
 
 
 def solve_cqm(cqm: dimod.ConstrainedQuadraticModel, time_limit_s: float,
@@ -70,10 +80,11 @@ def solve_cqm(cqm: dimod.ConstrainedQuadraticModel, time_limit_s: float,
 
     if max_time_s is not None:
         time_limit_s = min(time_limit_s, max_time_s)
-    m = cqm_to_milp(cqm)
     start = time.perf_counter()
+    m = cqm_to_milp(cqm)  # building the model counts against the limit
+    left = max(time_limit_s - (time.perf_counter() - start), 1e-3)
     res = milp(m.c, constraints=m.constraints, integrality=m.integrality, bounds=m.bounds,
-               options={"time_limit": float(time_limit_s), "mip_rel_gap": mip_rel_gap,
+               options={"time_limit": float(left), "mip_rel_gap": mip_rel_gap,
                         "disp": False})
     elapsed = time.perf_counter() - start
     status = _STATUS.get(res.status, "other")
@@ -86,5 +97,7 @@ def solve_cqm(cqm: dimod.ConstrainedQuadraticModel, time_limit_s: float,
     bound = objective if status == "optimal" or bound is None else float(bound) + m.offset
     gap = abs(objective - bound) / max(abs(objective), 1e-9)
     info.update(objective=objective, bound=bound, gap=gap)
-    x = np.round(res.x[: len(m.variables)]).astype(int)
-    return info, dict(zip(m.variables, x.tolist(), strict=True))
+    x = res.x[: len(m.variables)]
+    values = [int(round(xi)) if kind else float(xi)
+              for xi, kind in zip(x.tolist(), m.integrality[: len(m.variables)], strict=True)]
+    return info, dict(zip(m.variables, values, strict=True))

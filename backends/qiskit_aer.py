@@ -18,8 +18,8 @@ import numpy as np
 
 from hal.backend import Option, QuboBackend
 from hal.compilers.qaoa import bqm_to_ising, initial_angles, qaoa_circuit
-from hal.compilers.qubo import Compiled, to_bqm
-from hal.errors import HALTimeoutError
+from hal.compilers.qubo import Compiled, penalty_weights, to_bqm
+from hal.errors import DoesNotFit, HALTimeoutError, ValidationError
 from hal.qubo.result import Samples
 from hal.target import NoiseSpec, Target
 
@@ -32,23 +32,36 @@ class QiskitAerBackend(QuboBackend):
     install_hint = "pip install 'nq-hal[quantum]'"
     packages = ("qiskit", "qiskit-aer")
     options = {
-        "method": Option("statevector", "Aer method: statevector or matrix_product_state",
-                         probe="matrix_product_state"),
+        "method": Option("statevector", "Aer method for sampling: statevector, "
+                         "matrix_product_state, density_matrix, or automatic (noisy "
+                         "targets: density matrix up to density_matrix_max_qubits, else "
+                         "statevector trajectories)", probe="matrix_product_state"),
         "reps": Option(1, "QAOA depth p", probe=2, minimum=1),
         "shots": Option(2048, "shots sampled from the optimised circuit", probe=64,
                         minimum=1),
         "maxiter": Option(200, "optimiser iterations (COBYLA)", probe=2),
-        "initial_angles": Option("auto", "auto (fixed-angle table, else a ramp) or a list "
-                                 "of 2p angles", probe=None),
-        "bond_dimension": Option(64, "MPS bond dimension (matrix_product_state)", probe=None),
-        "optimization_level": Option(1, "transpiler optimisation level", probe=0),
-        "penalty": Option("auto", "constraint penalty: auto or a dict label -> weight",
-                          probe=None),
-        "encoding": Option("slack", "inequality encoding: slack", probe=None),
-        "timeout_s": Option(600.0, "wall-clock limit of the optimisation, seconds",
-                            probe=None),
+        "initial_angles": Option("auto", "auto (fixed-angle table for regular max-cut, "
+                                 "else a linear ramp) or a list of 2p angles [beta..., "
+                                 "gamma...]", probe=[-0.3, 0.4]),
+        "bond_dimension": Option(64, "MPS bond dimension; matrix_product_state only",
+                                 probe=2),
+        "optimization_level": Option(1, "transpiler optimisation level (0-3) of the "
+                                     "sampled circuit", probe=0),
+        "penalty": Option("auto", "constraint penalty: auto, one number for every "
+                          "constraint, or a dict label -> weight", probe=10.0),
+        "encoding": Option("slack", "inequality encoding: slack (binary slack qubits) or "
+                           "unbalanced (no slack qubits, arXiv:2211.13914)",
+                           probe="unbalanced"),
+        "timeout_s": Option(600.0, "wall-clock limit of the angle optimisation in seconds "
+                            "(checked before each evaluation); HALTimeoutError beyond",
+                            probe=1e-9),
         "optimize": Option(True, "optimise the angles (False: sample at the initial angles)",
                            probe=False),
+        "repair": Option(True, "repair the lowest-energy samples to feasible answers by "
+                         "greedy moves (allocation problems)", probe=False),
+        "density_matrix_max_qubits": Option(12, "noisy targets with method automatic: "
+                                            "density matrix up to this many qubits, else "
+                                            "statevector trajectories", probe=1),
     }
 
     def fits(self, compiled: Compiled, target: Target) -> str | None:
@@ -62,30 +75,60 @@ class QiskitAerBackend(QuboBackend):
     def solve(self, compiled: Compiled, target: Target, seed: int | None = None,
               **options: Any) -> Samples:
         opts = self.resolve_options(target, options)
-        bqm = compiled.bqm if compiled.bqm is not None else to_bqm(
-            compiled, opts["penalty"] if isinstance(opts["penalty"], dict) else None,
-            opts["encoding"])
+        _check_given(opts, options, target)
+        bqm = to_bqm(compiled, penalty_weights(compiled, opts["penalty"]), opts["encoding"]) \
+            if compiled.cqm.constraints or compiled.bqm is None else compiled.bqm
         ising = bqm_to_ising(bqm)
-        circuit = qaoa_circuit(ising, int(opts["reps"]))
-        x0, origin = (initial_angles(ising, int(opts["reps"])) if opts["initial_angles"] == "auto"
-                      else (np.asarray(opts["initial_angles"], float), "given"))
+        reps = int(opts["reps"])
+        circuit = qaoa_circuit(ising, reps)
+        x0, origin = _start(ising, reps, opts["initial_angles"])
         deadline = time.monotonic() + float(opts["timeout_s"])
         start = time.perf_counter()
         params, expectation, evals = _optimise(circuit, ising, x0, opts, seed, deadline)
         optimise_s = time.perf_counter() - start
         bound = circuit.assign_parameters(params)
-        counts = _sample(bound, target, opts, seed)
+        start = time.perf_counter()
+        counts, ran, facts = _sample(bound, target, opts, seed)
+        sample_s = time.perf_counter() - start
         ss = _counts_to_sampleset(counts, ising, bqm)
-        info = {"reps": int(opts["reps"]), "angles": params.tolist(), "angle_source": origin,
+        info = {"reps": reps, "angles": params.tolist(), "angle_source": origin,
                 "initial_angles": x0.tolist(), "expected_energy": expectation + ising.offset,
-                "evaluations": evals, "optimise_s": optimise_s, "qubits": ising.num_qubits,
-                "shots": int(opts["shots"])}
+                "evaluations": evals, "qubits": ising.num_qubits, "shots": int(opts["shots"]),
+                "maxiter": int(opts["maxiter"]), "optimize": bool(opts["optimize"]),
+                "penalty": opts["penalty"] if isinstance(opts["penalty"], (str, float, int))
+                else "per constraint (given)", "encoding": opts["encoding"],
+                "repair": bool(opts["repair"]), "timeout_s": float(opts["timeout_s"]),
+                "optimization_level": int(opts["optimization_level"]), **facts}
         if target.limits.noise is not None:
             from qiskit.quantum_info import Statevector, hellinger_fidelity
 
             ideal = Statevector(bound).probabilities_dict()
             info["hellinger_fidelity"] = float(hellinger_fidelity(ideal, counts))
-        return Samples(ss, info)
+        return Samples(ss, info, {"optimise_s": optimise_s, "sample_s": sample_s},
+                       counts=dict(counts), circuit=ran)
+
+
+def _check_given(opts: dict[str, Any], given: dict[str, Any], target: Target) -> None:
+    """Refuse options the caller set that this run would not read."""
+    if "density_matrix_max_qubits" in given and (target.limits.noise is None
+                                                 or opts["method"] != "automatic"):
+        raise ValidationError("option 'density_matrix_max_qubits' applies to noisy targets "
+                              f"with method automatic, not '{target.name}' with method "
+                              f"'{opts['method']}'")
+    if "bond_dimension" in given and opts["method"] != "matrix_product_state":
+        raise ValidationError(f"option 'bond_dimension' applies to method "
+                              f"matrix_product_state, not '{opts['method']}'; drop it or set "
+                              "method='matrix_product_state'")
+
+
+def _start(ising, reps: int, given: Any) -> tuple[np.ndarray, str]:
+    if isinstance(given, str) and given == "auto":
+        return initial_angles(ising, reps)
+    x0 = np.asarray(given, dtype=float).ravel()
+    if x0.shape != (2 * reps,):
+        raise ValidationError(f"initial_angles: need 2p = {2 * reps} angles [beta..., "
+                              f"gamma...], got {x0.size}")
+    return x0, "given"
 
 
 def _estimator(method: str, seed: int | None, bond_dimension: int):
@@ -126,45 +169,93 @@ def _optimise(circuit, ising, x0, opts, seed, deadline) -> tuple[np.ndarray, flo
     if not opts["optimize"]:
         return x0, energy(x0), evals
     res = minimize(energy, x0, method="COBYLA", options={"maxiter": int(opts["maxiter"])})
-    best = res.x if res.fun <= energy(x0) else x0
-    return np.asarray(best), float(min(res.fun, energy(x0))), evals
+    start = energy(x0)
+    best = res.x if res.fun <= start else x0
+    return np.asarray(best), float(min(res.fun, start)), evals
 
 
-def _sample(bound, target: Target, opts, seed) -> dict[str, int]:
+def _sample(bound, target: Target, opts, seed) -> tuple[dict[str, int], Any, dict[str, Any]]:
+    """Counts, the transpiled circuit that ran, and facts about it (depth, two-qubit
+    gates, simulation method, device qubits used)."""
+    from qiskit import transpile
     from qiskit_aer import AerSimulator
     from qiskit_aer.primitives import SamplerV2
 
     qc = bound.copy()
     qc.measure_all()
     noise = target.limits.noise
-    options: dict[str, Any] = {"method": opts["method"]}
-    if opts["method"] == "matrix_product_state":
+    method = opts["method"]
+    level = int(opts["optimization_level"])
+    facts: dict[str, Any] = {}
+    if noise is not None:
+        device, physical = fake_device(target, seed, qubits=qc.num_qubits)
+        qc = transpile(qc, backend=device, optimization_level=level, seed_transpiler=seed)
+        if method == "automatic":
+            method = "density_matrix" if qc.num_qubits <= int(
+                opts["density_matrix_max_qubits"]) else "statevector"
+        facts["device_qubits"] = physical
+    else:
+        qc = transpile(qc, AerSimulator(method=method), optimization_level=level,
+                       seed_transpiler=seed)
+    options: dict[str, Any] = {"method": method}
+    if method == "matrix_product_state":
         options["matrix_product_state_max_bond_dimension"] = int(opts["bond_dimension"])
+        facts["bond_dimension"] = int(opts["bond_dimension"])
     if seed is not None:
         options["seed_simulator"] = int(seed)
     if noise is not None:
-        from qiskit.transpiler import generate_preset_pass_manager
-
-        device = fake_device(target, seed)
         options["noise_model"] = noise_model(target.limits.basis_gates, noise)
-        pm = generate_preset_pass_manager(optimization_level=int(opts["optimization_level"]),
-                                          backend=device, seed_transpiler=seed)
-        qc = pm.run(qc)
-    else:
-        from qiskit import transpile
-
-        qc = transpile(qc, AerSimulator(method=opts["method"]), seed_transpiler=seed)
+    facts.update(simulation_method=method, transpiled_depth=qc.depth(),
+                 two_qubit_gates=sum(1 for inst in qc.data
+                                     if inst.operation.num_qubits == 2
+                                     and inst.operation.name != "barrier"))
     sampler = SamplerV2(default_shots=int(opts["shots"]), options={"backend_options": options})
-    return sampler.run([qc]).result()[0].data.meas.get_counts()
+    counts = sampler.run([qc]).result()[0].data.meas.get_counts()
+    return counts, qc, facts
 
 
-def fake_device(target: Target, seed: int | None = None):
-    """A ``GenericBackendV2`` with the target's qubits, basis gates and coupling map."""
+def fake_device(target: Target, seed: int | None = None, qubits: int | None = None):
+    """A ``GenericBackendV2`` with the target's basis gates and coupling map, cut down to
+    ``qubits`` connected device qubits (all of them when None), and the device qubits
+    chosen. Noise is uniform over the device (:func:`noise_model`), so any connected set
+    is as good as another; laying the circuit out on the fewest qubits keeps the noisy
+    simulation to the qubits it touches instead of the whole device."""
     from qiskit.providers.fake_provider import GenericBackendV2
 
     lim = target.limits
-    return GenericBackendV2(num_qubits=lim.qubits, basis_gates=lim.basis_gates,
-                            coupling_map=[list(e) for e in lim.coupling_map], seed=seed or 0)
+    edges = [tuple(e) for e in lim.coupling_map]
+    chosen = connected_qubits(lim.qubits, edges, qubits or lim.qubits)
+    index = {q: i for i, q in enumerate(chosen)}
+    sub = [[index[a], index[b]] for a, b in edges if a in index and b in index]
+    device = GenericBackendV2(num_qubits=len(chosen), basis_gates=lim.basis_gates,
+                              coupling_map=sub, seed=seed or 0)
+    return device, chosen
+
+
+def connected_qubits(num_qubits: int, edges: list[tuple[int, int]], k: int) -> list[int]:
+    """``k`` device qubits forming a connected set, grown breadth first from the
+    best-connected qubit (ties: the lowest index).
+
+    Example:
+        >>> connected_qubits(6, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0)], 3)
+        [0, 1, 5]
+    """
+    if k > num_qubits:
+        raise DoesNotFit(f"needs {k} qubits, the device has {num_qubits}")
+    neighbours: dict[int, set[int]] = {q: set() for q in range(num_qubits)}
+    for a, b in edges:
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    start = max(range(num_qubits), key=lambda q: (len(neighbours[q]), -q))
+    order, queue = [start], [start]
+    while queue and len(order) < k:
+        for q in sorted(neighbours[queue.pop(0)]):
+            if q not in order and len(order) < k:
+                order.append(q)
+                queue.append(q)
+    if len(order) < k:
+        raise DoesNotFit(f"the device's coupling map has no {k} connected qubits")
+    return sorted(order)
 
 
 def noise_model(basis_gates: list[str], spec: NoiseSpec):

@@ -1,8 +1,13 @@
-"""OR-Library GAP gap1-gap12 (60 instances) on dimod-sa, with HiGHS beside it.
+"""OR-Library GAP on dimod-sa, with HiGHS beside it.
 
-Prints per file: feasible count, mean and worst gap to the OR-Library optimum (raw SA
-sample and after greedy repair), SA time, HiGHS optimum and time.
-Run: .venv/bin/python bench/gap_orlib.py [--reads 100] [--files gap1,gap2]
+Prints per instance of gap1-gap12 (60 instances): feasibility and gap to the OR-Library
+optimum of the raw SA sample and of the answer after repair (greedy repair, then tabu
+search over assignments), SA time, HiGHS optimum and time; then gapa-gapc (100-200 jobs,
+minimisation, no optimum in the table: the gap is to HiGHS's answer or bound within
+--highs-time); then seeded random type-C instances (5x20, 8x24) against HiGHS's proven
+optimum.
+Run: .venv/bin/python bench/gap_orlib.py [--reads 100] [--files gap1,gap2] [--large gapa]
+     [--random-seeds 5]
 """
 
 import argparse
@@ -23,7 +28,51 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reads", type=int, default=100)
     ap.add_argument("--files", default=",".join(f"gap{i}" for i in range(1, 13)))
+    ap.add_argument("--large", default="gapa,gapb,gapc")
+    ap.add_argument("--highs-time", type=float, default=60.0)
+    ap.add_argument("--random-seeds", type=int, default=5)
     args = ap.parse_args()
+    orlib(args)
+    if args.large:
+        large(args)
+    if args.random_seeds:
+        random_instances(args)
+
+
+def large(args) -> None:
+    print("\ngapa-gapc (min): dimod-sa vs HiGHS within --highs-time")
+    worst = 0.0
+    for f in args.large.split(","):
+        for k, p in enumerate(read_gap(BENCH / "gap" / f"{f}.txt"), 1):
+            t0 = time.perf_counter()
+            r = hal.solve(p, target="dimod-sa", seed=k, validate_time_s=args.highs_time,
+                          num_reads=args.reads)
+            v = r.validation
+            ref = v["optimum"] if v["optimum"] is not None else v["best_found"]
+            gap = (r.objective - ref) / ref if r.feasible and ref else None
+            worst = max(worst, gap or 0.0)
+            print(f"{f}-{k} ({len(p.hosts)}x{len(p.jobs)}): feasible={r.feasible} "
+                  f"objective {r.objective:g} | HiGHS {v['status']} {ref} "
+                  f"(bound {v['bound']}) gap {'-' if gap is None else f'{gap:.2%}'} | "
+                  f"{time.perf_counter() - t0:.1f}s", flush=True)
+    print(f"gapa-gapc worst gap to HiGHS's answer: {worst:.2%}")
+
+
+def random_instances(args) -> None:
+    print("\nseeded random GAP (type C, min) vs HiGHS's proven optimum")
+    gaps = []
+    for agents, jobs in ((5, 20), (8, 24)):
+        for seed in range(args.random_seeds):
+            p = hal.AllocationProblem.random_gap(agents, jobs, seed=seed)
+            r = hal.solve(p, target="dimod-sa", seed=seed, num_reads=args.reads)
+            gap = r.validation["gap"]
+            gaps.append(gap if gap is not None else float("inf"))
+            print(f"{p.name}: feasible={r.feasible} {r.validation['verdict']}", flush=True)
+    print(f"random GAP: {sum(g <= 0.01 for g in gaps)}/{len(gaps)} within 1%, worst "
+          f"{max(gaps):.2%}")
+
+
+def orlib(args) -> None:
     optima = {(r["file"], int(r["instance"].split("-")[1])): float(r["optimum"])
               for r in csv.DictReader(open(BENCH / "gap" / "optima_orlib_gapinfo.csv"))}
     rows = []

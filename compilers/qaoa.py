@@ -7,13 +7,14 @@ Then ``E(x) = offset + sum_i h'_i Z_i + sum_ij J_ij Z_i Z_j`` with ``h' = -h`` o
 
 Fixed angles (Wurtz & Lykov, arXiv:2107.00677) apply to max-cut on D-regular graphs
 with ``H = sum 0.5 Z_i Z_j``; with qiskit's ``qaoa_ansatz`` they map to
-``gamma = +gamma_table``, ``beta = -beta_table`` (see shared/benchmarks/qaoa/README.md).
+``gamma = +gamma_table``, ``beta = -beta_table``. The table ships as package data
+(``hal/compilers/data/fixed_angles_regular_maxcut.json``, source and licence in the README
+beside it), so compiled circuits never depend on benchmark data or the working directory.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def initial_angles(ising: IsingForm, reps: int,
     """
     reg = regular_degree(ising)
     table = table or fixed_angle_table_path()
-    if reg is not None and table is not None and table.exists():
+    if reg is not None and table.exists():
         d, coupling = reg
         entry = json.loads(table.read_text()).get(str(d), {}).get(str(reps))
         if entry is not None:
@@ -109,8 +110,8 @@ def initial_angles(ising: IsingForm, reps: int,
     return np.concatenate([beta, gamma]), "linear ramp"
 
 
-def fixed_angle_table_path() -> Path | None:
-    """shared/benchmarks/qaoa/angles_regular_graphs.json under HAL_BENCHMARKS, if present."""
-    root = Path(os.environ.get("HAL_BENCHMARKS", "../shared/benchmarks"))
-    path = root / "qaoa" / "angles_regular_graphs.json"
-    return path if path.exists() else None
+def fixed_angle_table_path() -> Path:
+    """The fixed-angle table shipped with nq-hal (package data of ``hal.compilers``)."""
+    from importlib.resources import files
+
+    return Path(str(files("hal.compilers") / "data" / "fixed_angles_regular_maxcut.json"))

@@ -22,8 +22,10 @@ from typing import Any
 import dimod
 import numpy as np
 
+from hal.compilers.assignment_search import tabu_search
+from hal.compilers.integer_encoding import IntegerEncoding, encode_integers
 from hal.errors import CompileError, ValidationError
-from hal.qubo.problem import AllocationProblem, MaxCutProblem
+from hal.qubo.problem import AllocationProblem, LPProblem, MaxCutProblem
 
 
 @dataclass
@@ -31,13 +33,21 @@ class Compiled:
     """A problem lowered to a minimisation CQM, with its decoder and evaluator.
 
     Attributes:
-        cqm: binary CQM; the objective is minimised (a max problem is negated).
+        cqm: the CQM HiGHS solves (binary, integer and real variables; spins turned into
+            binaries ``x = (s + 1) / 2``); the objective is minimised (max problems negated).
         sign: +1 for min problems, -1 for max (objective = sign * cqm objective).
-        decode: sample (dict) -> the problem's answer (assignment, cut side, sample).
+        decode: sample (dict) -> the problem's answer (assignment, cut side, sample in the
+            caller's variables and vartype).
         evaluate: sample (dict) -> (objective, feasible, violations) on the original.
         problem: the original problem.
         bqm: the penalised BQM once :func:`to_bqm` has run.
         penalties: constraint label -> weight.
+        repair: sample -> a feasible sample by greedy moves (allocation problems), or None.
+        polish: (feasible sample, seed) -> a better one by tabu search over assignments
+            (:mod:`hal.compilers.assignment_search`), or None.
+        caller_sample: sample -> the caller's own variables and values (what
+            ``SolveResult.sampleset`` holds).
+        integers: integer variable -> its binary encoding on QUBO targets.
     """
 
     cqm: dimod.ConstrainedQuadraticModel
@@ -48,11 +58,37 @@ class Compiled:
     bqm: dimod.BinaryQuadraticModel | None = None
     penalties: dict[str, float] = field(default_factory=dict)
     repair: Callable[[dict], dict] | None = None
+    polish: Callable[[dict, int], dict] | None = None
+    caller_sample: Callable[[dict], dict] | None = None
+    integers: dict[Any, IntegerEncoding] = field(default_factory=dict)
+    _binary: dimod.ConstrainedQuadraticModel | None = field(default=None, repr=False)
 
     @property
     def num_variables(self) -> int:
         """Variables of the BQM when built, else of the CQM (before slack)."""
         return len(self.bqm.variables) if self.bqm is not None else len(self.cqm.variables)
+
+    @property
+    def real_variables(self) -> list:
+        """Variables of the CQM that are real-valued (only exact MILP targets take them)."""
+        return [v for v in self.cqm.variables if self.cqm.vartype(v) is dimod.REAL]
+
+    @property
+    def binary_cqm(self) -> dimod.ConstrainedQuadraticModel:
+        """The CQM over binaries only (integers encoded, see
+        :mod:`hal.compilers.integer_encoding`), which QUBO targets penalise into a BQM."""
+        if self._binary is None:
+            self._binary, self.integers = encode_integers(self.cqm)
+        return self._binary
+
+    def model_sample(self, sample: dict) -> dict:
+        """A sample over :attr:`cqm`'s variables (integers decoded from their bits)."""
+        out = {}
+        for v in self.cqm.variables:
+            enc = self.integers.get(v)
+            out[v] = enc.value(sample) if enc is not None and v not in sample \
+                else sample.get(v, 0)
+        return out
 
 
 @singledispatch
@@ -60,7 +96,8 @@ def to_cqm(problem: Any) -> Compiled:
     """Lower ``problem`` to a :class:`Compiled` CQM (dispatch on its type)."""
     raise CompileError(
         f"no QUBO lowering for {type(problem).__name__}; supported: "
-        "AllocationProblem, MaxCutProblem, dimod BQM/CQM"
+        "AllocationProblem, MaxCutProblem, LPProblem, dimod BQM/CQM, qiskit SparsePauliOp, "
+        "qiskit-optimization QuadraticProgram"
     )
 
 
@@ -126,8 +163,12 @@ def _allocation(problem: AllocationProblem) -> Compiled:
         x = greedy_repair(problem, matrix(sample))
         return {_xname(j, h): int(x[j, h]) for j in range(J) for h in range(H)}
 
+    def polish(sample: dict, seed: int = 0) -> dict:
+        x = tabu_search(problem, matrix(sample), tenure=max(5, J // 5) + 2 * seed, seed=seed)
+        return {_xname(j, h): int(x[j, h]) for j in range(J) for h in range(H)}
+
     return Compiled(cqm, sign, decode, lambda s: problem.evaluate_matrix(matrix(s)), problem,
-                    repair=repair)
+                    repair=repair, polish=polish)
 
 
 @to_cqm.register
@@ -151,28 +192,50 @@ def _maxcut(problem: MaxCutProblem) -> Compiled:
 @to_cqm.register
 def _bqm(problem: dimod.BinaryQuadraticModel) -> Compiled:
     bqm = problem.change_vartype("BINARY", inplace=False)
-    compiled = _model_problem(dimod.ConstrainedQuadraticModel.from_bqm(bqm), problem)
+    compiled = _model_problem(dimod.ConstrainedQuadraticModel.from_bqm(bqm), problem,
+                              spins=list(problem.variables) if problem.vartype is dimod.SPIN
+                              else [])
     compiled.bqm = bqm
     return compiled
 
 
 @to_cqm.register
 def _cqm(problem: dimod.ConstrainedQuadraticModel) -> Compiled:
-    for v in problem.variables:
-        if problem.vartype(v) is not dimod.BINARY:
-            raise CompileError(f"variable '{v}' is {problem.vartype(v).name}; only binary "
-                               "variables are supported (encode integers in binary first)")
-    return _model_problem(problem, problem)
+    spins = [v for v in problem.variables if problem.vartype(v) is dimod.SPIN]
+    cqm = problem.spin_to_binary(inplace=False) if spins else problem
+    return _model_problem(cqm, problem, spins)
 
 
-def _model_problem(cqm: dimod.ConstrainedQuadraticModel, original: Any) -> Compiled:
+@to_cqm.register
+def _lp(problem: LPProblem) -> Compiled:
+    sign = -1.0 if problem.sense == "max" else 1.0  # dimod negated a Maximize objective
+    return _model_problem(problem.cqm, problem, [], sign)
+
+
+def _model_problem(cqm: dimod.ConstrainedQuadraticModel, original: Any,
+                   spins: list, sign: float = 1.0) -> Compiled:
+    """A dimod model: answers are samples in the caller's variables and vartypes."""
+    spin_set = set(spins)
+    integral = {v for v in cqm.variables if cqm.vartype(v) is not dimod.REAL}
+    compiled = Compiled(cqm, sign, lambda s: s, lambda s: (0.0, True, []), original)
+
+    def value(v: Any, x: Any) -> Any:
+        if v in spin_set:
+            return 2 * int(round(x)) - 1
+        return int(round(x)) if v in integral else float(x)
+
+    def caller(sample: dict) -> dict:
+        return {v: value(v, x) for v, x in compiled.model_sample(sample).items()}
+
     def evaluate(sample: dict) -> tuple[float, bool, list[str]]:
-        s = {v: sample.get(v, 0) for v in cqm.variables}
-        violated = [str(k) for k, v in cqm.iter_violations(s, clip=True) if v > 1e-9]
-        return float(cqm.objective.energy(s)), not violated, violated
+        s = {v: (int(round(x)) if v in integral else x)
+             for v, x in compiled.model_sample(sample).items()}
+        violated = [str(k) for k, v in cqm.iter_violations(s, clip=True) if v > 1e-6]
+        return sign * float(cqm.objective.energy(s)), not violated, violated
 
-    return Compiled(cqm, 1.0, lambda s: {v: int(s.get(v, 0)) for v in cqm.variables},
-                    evaluate, original)
+    compiled.decode = compiled.caller_sample = caller
+    compiled.evaluate = evaluate
+    return compiled
 
 
 # -- CQM -> BQM --------------------------------------------------------------------------
@@ -190,6 +253,31 @@ def default_penalties(cqm: dimod.ConstrainedQuadraticModel) -> dict[str, float]:
         gain = max((flip.get(v, 0.0) for v in c.lhs.variables), default=0.0)
         out[label] = (gain + 1.0) / step**2
     return out
+
+
+def penalty_weights(compiled: Compiled, penalty: Any) -> dict[str, float] | None:
+    """The ``penalty`` option as weights per constraint: ``"auto"`` (None: the defaults of
+    :func:`default_penalties`), one number for every constraint, or a dict label -> weight.
+
+    Example:
+        >>> import dimod
+        >>> c = to_cqm(dimod.BinaryQuadraticModel({"a": 1}, {}, 0, "BINARY"))
+        >>> penalty_weights(c, "auto") is None, penalty_weights(c, 5.0)
+        (True, {})
+    """
+    if isinstance(penalty, str) and penalty == "auto":
+        return None
+    labels = list(compiled.cqm.constraints)
+    if isinstance(penalty, (int, float)) and not isinstance(penalty, bool) and penalty > 0:
+        return {label: float(penalty) for label in labels}
+    if isinstance(penalty, dict):
+        unknown = sorted(set(map(str, penalty)) - set(map(str, labels)))
+        if unknown:
+            raise ValidationError(f"penalty: unknown constraint label(s) {unknown[:5]}; the "
+                                  f"problem's constraints are {labels[:10]}")
+        return {k: float(w) for k, w in penalty.items()}
+    raise ValidationError(f"penalty: must be 'auto', a positive number or a dict label -> "
+                          f"weight, got {penalty!r}")
 
 
 def _quad_of(model: Any, v: Any):
@@ -210,7 +298,7 @@ def to_bqm(compiled: Compiled, penalties: dict[str, float] | None = None,
     """
     if encoding not in ("slack", "unbalanced"):
         raise ValidationError(f"encoding: must be 'slack' or 'unbalanced', got '{encoding}'")
-    cqm = compiled.cqm
+    cqm = compiled.binary_cqm
     weights = {**default_penalties(cqm), **(penalties or {})}
     obj = cqm.objective
     bqm = dimod.BinaryQuadraticModel(obj.linear, obj.quadratic, obj.offset, "BINARY")
@@ -297,6 +385,17 @@ def _improve(problem, x, load, c, rounds: int = 20) -> None:
         return  # moves would need to keep pairs together / account for host cost
     dem = problem.demand_jhr
     for _ in range(rounds):
+        moved = _shift_swap(problem, x, load, c, dem, rounds)
+        if not problem.anti_affinity:
+            moved |= _eject_pass(problem, x, load, c)
+        if not moved:
+            return
+
+
+def _shift_swap(problem, x, load, c, dem, rounds: int) -> bool:
+    """Shift and swap moves to a local optimum; True when anything moved."""
+    any_move = False
+    for _ in range(rounds):
         moved = False
         for j in np.flatnonzero(x.any(axis=1)):
             h0 = int(np.flatnonzero(x[j])[0])
@@ -313,8 +412,52 @@ def _improve(problem, x, load, c, rounds: int = 20) -> None:
             load[best] += dem[j, best]
             moved |= best != h0
         moved |= _swap_pass(problem, x, load, c)
+        any_move |= moved
         if not moved:
-            return
+            break
+    return any_move
+
+
+def _eject_pass(problem, x, load, c) -> bool:
+    """Ejection chains of length two: move job j to a host h1 it does not fit on, and
+    make room by moving a job k from h1 to a host h2 with room (h2 may be j's old host),
+    when the two moves together lower the cost. One pass, first improvement."""
+    dem, cap = problem.demand_jhr, problem.capacity
+    J, H = x.shape
+    moved = False
+    for j in range(J):
+        if not x[j].any():
+            continue
+        h0 = int(np.flatnonzero(x[j])[0])
+        for h1 in np.argsort(c[j]):
+            if c[j, h1] >= c[j, h0]:
+                break
+            on = np.flatnonzero(x[:, h1])
+            if not len(on):
+                continue
+            over = load[h1] + dem[j, h1]
+            ok_k = ((over[None, :] - dem[on, h1] <= cap[h1] + 1e-9).all(axis=1))
+            if not ok_k.any():
+                continue
+            ks = on[ok_k]
+            room = load.copy()
+            room[h0] -= dem[j, h0]
+            fits = (room[None, :, :] + dem[ks] <= cap[None] + 1e-9).all(axis=2)  # (k, h2)
+            fits[:, h1] = False
+            delta = (c[j, h1] - c[j, h0]) + c[ks] - c[ks, h1][:, None]
+            delta[~fits] = np.inf
+            best = np.unravel_index(np.argmin(delta), delta.shape)
+            if delta[best] >= -1e-9:
+                continue
+            k, h2 = int(ks[best[0]]), int(best[1])
+            x[j, h0], x[j, h1] = False, True
+            x[k, h1], x[k, h2] = False, True
+            load[h0] -= dem[j, h0]
+            load[h1] += dem[j, h1] - dem[k, h1]
+            load[h2] += dem[k, h2]
+            moved = True
+            break
+    return moved
 
 
 def _swap_pass(problem, x, load, c) -> bool:

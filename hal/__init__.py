@@ -59,6 +59,7 @@ _LAZY = {
     "AllocationProblem": "hal.qubo.problem",
     "MaxCutProblem": "hal.qubo.problem",
     "SolveResult": "hal.qubo.result",
+    "Sampler": "hal.qubo.sampler",
 }
 
 

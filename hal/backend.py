@@ -219,7 +219,13 @@ class LiquidBackend(Backend):
 
 
 class QuboBackend(Backend):
-    """Samples or solves a compiled QUBO-family problem (:class:`hal.compilers.qubo.Compiled`)."""
+    """Samples or solves a compiled QUBO-family problem (:class:`hal.compilers.qubo.Compiled`).
+
+    ``variable_types`` names the dimod vartypes the backend takes (QUBO samplers take
+    integers through a binary encoding; only exact MILP solvers take ``REAL``).
+    """
+
+    variable_types: ClassVar[tuple[str, ...]] = ("BINARY", "SPIN", "INTEGER")
 
     def fits(self, compiled: Any, target: Target) -> str | None:
         """None when ``compiled`` fits ``target``, else the reason it does not."""

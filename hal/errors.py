@@ -59,3 +59,7 @@ class Infeasible(HALError, ValueError):
     def __init__(self, message: str, reasons: list[str] | None = None) -> None:
         super().__init__(message)
         self.reasons = list(reasons or [])
+
+
+class MissingPackage(HALError, ImportError):
+    """An optional package a feature needs is not installed; the message says which."""

@@ -86,6 +86,25 @@ class AllocationProblem:
         self.affinity = [tuple(map(str, p)) for p in self.affinity]
         self.validate()
 
+    @classmethod
+    def random_gap(cls, agents: int, jobs: int, seed: int = 0) -> AllocationProblem:
+        """A seeded random generalised assignment instance of Chu & Beasley's type C
+        (minimise cost): resource a[j,i] ~ U{5..25}, cost c[j,i] ~ U{10..50}, capacity of
+        agent i = 0.8 * sum_j a[j,i] / agents.
+
+        Example:
+            >>> p = AllocationProblem.random_gap(3, 9, seed=1)
+            >>> p.demand.shape, p.sense
+            ((9, 3, 1), 'min')
+        """
+        rng = np.random.default_rng(seed)
+        a = rng.integers(5, 26, size=(jobs, agents)).astype(float)
+        c = rng.integers(10, 51, size=(jobs, agents)).astype(float)
+        cap = np.floor(0.8 * a.sum(axis=0) / agents)
+        return cls(jobs=[f"j{j}" for j in range(jobs)], hosts=[f"a{i}" for i in range(agents)],
+                   resources=["r"], demand=a[:, :, None], capacity=cap[:, None], cost=c,
+                   name=f"gapC-{agents}x{jobs}-{seed}")
+
     # -- checks ---------------------------------------------------------------------------
     def validate(self) -> None:
         """Raise ValidationError for malformed problems (:meth:`infeasibility` tells which
@@ -453,3 +472,38 @@ class MaxCutProblem:
 
     def evaluate_vector(self, spins: np.ndarray) -> tuple[float, bool, list[str]]:
         return float(self.cut_value(spins)), True, []
+
+
+@dataclass
+class LPProblem:
+    """A model read from an LP file: a dimod CQM (binary, integer and real variables,
+    from Binary/General/Bounds sections) and the file's sense. dimod's reader negates a
+    ``Maximize`` objective into a minimisation; ``sense`` keeps the caller's, so reported
+    objectives are the file's own.
+
+    Example:
+        >>> p = LPProblem.from_lp_text("Maximize\\n obj: x + 2 y\\nSubject To\\n"
+        ...     " c: x + y <= 1\\nBinary\\n x y\\nEnd\\n")
+        >>> p.sense, p.cqm.objective.linear["y"]
+        ('max', -2.0)
+    """
+
+    cqm: Any
+    sense: str = "min"
+    name: str = "lp"
+
+    @classmethod
+    def from_lp_text(cls, text: str, name: str = "lp") -> LPProblem:
+        """Read LP text (CPLEX LP format, as written by docplex, Gurobi, dimod)."""
+        import re
+
+        import dimod
+
+        try:
+            cqm = dimod.lp.loads(text)
+        except Exception as exc:  # dimod raises several types for bad LP text
+            raise ValidationError(f"{name}: cannot read LP text: {exc}") from None
+        head = re.search(r"^\s*(max(imi[sz]e)?|min(imi[sz]e)?)\b", text,
+                         re.IGNORECASE | re.MULTILINE)
+        sense = "max" if head and head.group(1).lower().startswith("max") else "min"
+        return cls(cqm, sense, name)

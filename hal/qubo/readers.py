@@ -10,7 +10,7 @@ import numpy as np
 
 from hal._yaml import read_text
 from hal.errors import Infeasible, ValidationError
-from hal.qubo.problem import AllocationProblem, MaxCutProblem
+from hal.qubo.problem import AllocationProblem, LPProblem, MaxCutProblem
 
 FORMATS = ("yaml", "json", "lp", "gap", "gset")
 
@@ -170,17 +170,12 @@ def load_problem(path: str | Path, fmt: str | None = None, instance: int | None 
     if fmt == "gset":
         return read_gset(path)
     if fmt == "lp":
-        import dimod
-
         text = read_text(path)
         if not text.strip():
             raise ValidationError(f"{path}: empty LP file; write an objective and constraints")
-        try:
-            cqm = dimod.lp.loads(text)
-        except Exception as exc:  # dimod raises several types for bad LP text
-            raise ValidationError(f"{path}: cannot read LP file: {one_line(exc)}") from None
-        check_model(cqm, str(path))
-        return cqm
+        lp = LPProblem.from_lp_text(text, name=path.stem)
+        check_model(lp.cqm, str(path))
+        return lp
     if fmt == "gap":
         problems = read_gap(path)
         if instance is None:

@@ -87,7 +87,7 @@ def _fingerprint(obj: Any) -> Any:
 
 _VOLATILE = {"created", "options", "timing", "tuning"}
 # QUBO backends whose options are being made honest (issue 13 branch); removed on merge
-_OPTION_PROBES_PENDING = {"dimod_samplers", "qiskit_aer", "classical_milp"}
+_OPTION_PROBES_PENDING: set[str] = set()
 
 
 def _tiny_run(target: Target, options: dict[str, Any]) -> Any:
