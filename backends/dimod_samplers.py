@@ -43,7 +43,7 @@ class DimodSamplerBackend(QuboBackend):
                           "(steepest descent) or exact (every state, small problems)",
                           probe="steepest"),
         "num_reads": Option(100, "samples drawn per round (sa, tabu, steepest)", probe=3,
-                            minimum=1),
+                            minimum=1, fast=5),
         "num_sweeps": Option(None, "sweeps per SA read (None: dwave-samplers' default, "
                              "1000); sa only", probe=5),
         "tabu_timeout_ms": Option(None, "tabu search time per read in ms (None: "

@@ -38,8 +38,8 @@ class QiskitAerBackend(QuboBackend):
                          "statevector trajectories)", probe="matrix_product_state"),
         "reps": Option(1, "QAOA depth p", probe=2, minimum=1),
         "shots": Option(2048, "shots sampled from the optimised circuit", probe=64,
-                        minimum=1),
-        "maxiter": Option(200, "optimiser iterations (COBYLA)", probe=2),
+                        minimum=1, fast=256),
+        "maxiter": Option(200, "optimiser iterations (COBYLA)", probe=2, fast=10),
         "initial_angles": Option("auto", "auto (fixed-angle table for regular max-cut, "
                                  "else a linear ramp) or a list of 2p angles [beta..., "
                                  "gamma...]", probe=[-0.3, 0.4]),

@@ -67,7 +67,9 @@ class Availability:
 class Option:
     """One backend option: its default, what it does, and a value other than the default
     that the conformance kit sets to prove the option is read (``probe``; None: the kit
-    cannot pick one, e.g. a device name, and says so).
+    cannot pick one, e.g. a device name, and says so). ``fast``: a cheaper value (fewer
+    reads, shots or iterations) that the kit uses for its own small runs where the target
+    accepts it, so proving every option stays quick.
 
     Example:
         >>> Option(100, "samples drawn per call", probe=3).default
@@ -78,6 +80,7 @@ class Option:
     doc: str
     probe: Any = None
     minimum: float | None = None  # smallest value accepted (counts: 1)
+    fast: Any = None
 
     def check(self, name: str, value: Any) -> None:
         """Refuse a value a numeric option cannot take: not a finite number, not an
