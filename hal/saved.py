@@ -28,8 +28,6 @@ Example:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from hal._archive import pack, unpack
+from hal._atomic import atomic_path, check_writable
 from hal.errors import ValidationError
 
 FORMAT = "nq-hal-executable/1"
@@ -58,19 +57,12 @@ def describe(family: str, program: Any, target: Any, options: dict[str, Any],
 
 
 def write_atomically(path: str | Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``:
-    readers never see a partial file, and a failure leaves nothing behind."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ValidationError(f"{path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``
+    (:func:`hal._atomic.atomic_path`): readers never see a partial file, and a failure
+    leaves nothing behind. A missing or read-only folder is refused first."""
+    check_writable(path, "save")
+    with atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 def save_npz(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
