@@ -484,7 +484,7 @@ class LPProblem:
     Example:
         >>> p = LPProblem.from_lp_text("Maximize\\n obj: x + 2 y\\nSubject To\\n"
         ...     " c: x + y <= 1\\nBinary\\n x y\\nEnd\\n")
-        >>> p.sense, p.cqm.objective.linear["y"]
+        >>> p.sense, float(p.cqm.objective.linear["y"])
         ('max', -2.0)
     """
 

@@ -58,7 +58,7 @@ class SolveResult(Result):
         >>> import dimod, hal
         >>> bqm = dimod.BinaryQuadraticModel({"a": 1, "b": -1}, {}, 0, "SPIN")
         >>> r = hal.solve(bqm, target="highs")
-        >>> r.assignment, r.sampleset.first.sample
+        >>> r.assignment, {k: int(v) for k, v in r.sampleset.first.sample.items()}
         ({'a': -1, 'b': 1}, {'a': -1, 'b': 1})
     """
 

@@ -6,7 +6,7 @@ Example:
     >>> sampler = hal.Sampler("dimod-sa", num_reads=20)
     >>> bqm = dimod.BinaryQuadraticModel({"a": 1, "b": -1}, {"ab": 0.5}, 0, "SPIN")
     >>> ss = sampler.sample(bqm, seed=0)
-    >>> ss.first.sample, ss.vartype is dimod.SPIN
+    >>> {k: int(v) for k, v in ss.first.sample.items()}, ss.vartype is dimod.SPIN
     ({'a': -1, 'b': 1}, True)
 """
 
