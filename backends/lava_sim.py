@@ -16,6 +16,8 @@ v and u by a ``Monitor`` each, only when asked.
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
 import time
 from typing import Any
 
@@ -29,6 +31,36 @@ from hal.target import Target
 
 #: connections with more entries than this run as Lava ``Sparse`` (a dense copy would not fit)
 DENSE_MAX = 1 << 26
+
+
+_LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
+
+
+def import_lava() -> None:
+    """Import Lava's process layer where the start method is already chosen.
+
+    Lava's import calls ``multiprocessing.set_start_method('fork')`` without ``force``,
+    which raises "context has already been set" where something chose it first: a Dask
+    worker (started by spawn), or numba's threading layer after a parallel cpu run. Lava
+    needs fork for its processes, so its call is let through with ``force=True`` while it
+    imports; nothing else changes. Called before every Lava run.
+    """
+    if _LAVA_MP in sys.modules or multiprocessing.get_start_method(allow_none=True) is None:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("lava") is None:
+        return  # the backend reports Lava missing in its own words
+    original = multiprocessing.set_start_method
+
+    def set_start_method(method: str, force: bool = False) -> None:
+        original(method, force=True)
+
+    multiprocessing.set_start_method = set_start_method  # type: ignore[assignment]
+    try:
+        importlib.import_module(_LAVA_MP)
+    finally:
+        multiprocessing.set_start_method = original  # type: ignore[assignment]
 
 
 class LavaSimBackend(SpikingBackend, LiquidBackend):
@@ -62,11 +94,13 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
                     options: dict[str, Any]) -> LavaLiquidStepper:
         """A Lava runtime stepping a liquid network: the float model for a liquid IR net,
         the integer model for a lowered ``FixedLiquid``."""
+        import_lava()
         return LavaLiquidStepper(net, batch, float(options["timeout_s"]))
 
     def open_spiking(self, net: Lowered, batch: int, target: Target, options: dict[str, Any],
                      record: frozenset[str] = frozenset({"spikes"})) -> LavaSnnStepper:
         """A running Lava network stepped from the host (one stream, spikes)."""
+        import_lava()
         if batch != 1:
             raise ValidationError(f"Lava sessions hold one stream, asked for batch={batch}; "
                                   "open one session per stream")
@@ -78,6 +112,7 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
     def simulate(self, net: Lowered, x: np.ndarray, target: Target, options: dict[str, Any],
                  record: frozenset[str] = frozenset({"spikes"})
                  ) -> dict[str, dict[str, np.ndarray]]:
+        import_lava()
         _check_spikes(x)
         fixed = target.precision == "fixed"
         B, T, n_in = x.shape

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,7 +163,10 @@ class Engine:
         self.plan = plan(net, batch, fixed, synapses)
         self.dtype = np.int64 if fixed else np.float64
         name = "run_fixed" if fixed else "run_float"
-        fn = None if kernel == "numpy" else kernels.compiled(name)
+        # threads per stream only from the main thread: numba's default threading layer
+        # must not be entered from two threads at once (a sweep's or a user's threads)
+        parallel = batch > 1 and threading.current_thread() is threading.main_thread()
+        fn = None if kernel == "numpy" else kernels.compiled(name, parallel)
         if fn is None and kernel == "numba":
             raise ValidationError("kernel='numba' needs numba: pip install numba")
         self._kernel = fn

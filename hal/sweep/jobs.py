@@ -142,43 +142,12 @@ def _execute(job: Job, time_limit_s: float) -> tuple[dict, dict, dict]:
                              "process per population; start the workers with "
                              "DASK_DISTRIBUTED__WORKER__DAEMON=False (hal sweep does so "
                              "for its own LocalCluster)")
-    if job.kind == "neuromorphic":
-        _let_lava_set_fork()
     opts = _options(job, time_limit_s)
     if job.family == "spiking":
         return _spiking(job, opts)
     if job.family == "qubo":
         return _qubo(job, opts)
     raise HALError(f"job {job.job_id}: no runner for family '{job.family}'")
-
-
-_LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
-
-
-def _let_lava_set_fork() -> None:
-    """Import Lava's process layer where the start method is already chosen.
-
-    Lava's import calls ``multiprocessing.set_start_method('fork')`` without ``force``,
-    which raises "context has already been set" in a Dask worker (started by spawn, which
-    sets the method). Lava needs fork for its processes, so its call is let through with
-    ``force=True`` while it imports; nothing else changes.
-    """
-    if _LAVA_MP in sys.modules or multiprocessing.get_start_method(allow_none=True) is None:
-        return
-    import importlib.util
-
-    if importlib.util.find_spec("lava") is None:
-        return  # the backend reports Lava missing in its own words
-    original = multiprocessing.set_start_method
-
-    def set_start_method(method: str, force: bool = False) -> None:
-        original(method, force=True)
-
-    multiprocessing.set_start_method = set_start_method  # type: ignore[assignment]
-    try:
-        importlib.import_module(_LAVA_MP)
-    finally:
-        multiprocessing.set_start_method = original  # type: ignore[assignment]
 
 
 def _spiking(job: Job, opts: dict[str, Any]) -> tuple[dict, dict, dict]:
