@@ -1,6 +1,7 @@
-"""numpy reference for spiking networks: Loihi fixed point bit-exact with Lava's
+"""The cpu targets for spiking networks: Loihi fixed point bit-exact with Lava's
 ``fixed_pt`` models (``cpu``), or float64 with Lava's ``floating_pt`` equations
-(``cpu-float``). Batched: many input streams run at once. Imports no Lava.
+(``cpu-float``), run by the event-driven engine. Batched: many input streams run at once.
+Imports no Lava.
 
 Liquid networks (CfC, LTC, multi-timescale) step here too: in float64 (``cpu-float``), or
 as the integer program :mod:`hal.compilers.liquid` lowers them to (``cpu``; Lava's
@@ -52,7 +53,7 @@ class CpuReferenceBackend(SpikingBackend, LiquidBackend):
                  ) -> dict[str, dict[str, np.ndarray]]:
         """Run ``x`` shaped (B, T, n_in); returns per population the recorded keys
         (B, T, N)."""
-        if plastic(net):  # issue 17: learning runs in hal.snn.learning's numpy stepper
+        if plastic(net):  # learning runs in hal.snn.learning's numpy stepper
             return learning.simulate(net, x, target.precision == "fixed", record)
         return self.open_spiking(net, x.shape[0], target, options, record).run(x)
 
@@ -61,7 +62,7 @@ class CpuReferenceBackend(SpikingBackend, LiquidBackend):
                      ) -> SnnStepper | learning.LearningStepper:
         """A stepper holding spiking state for ``batch`` streams (a plastic network: the
         learning stepper of :mod:`hal.snn.learning`; the engine does not learn)."""
-        if plastic(net):  # issue 17
+        if plastic(net):
             return learning.LearningStepper(net, batch, target.precision == "fixed", record)
         return SnnStepper(net, batch, target.precision == "fixed", record)
 

@@ -116,7 +116,7 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
         _check_spikes(x)
         fixed = target.precision == "fixed"
         B, T, n_in = x.shape
-        if plastic(net):  # issue 17: each stream learns alone, so one runtime per stream
+        if plastic(net):  # each stream learns alone, so one runtime per stream
             runs = [_run_one(net, xb.T, fixed, options, record) for xb in x]
             out: dict[str, Any] = {p: {k: np.stack([r[p][k] for r in runs]) for k in runs[0][p]}
                                    for p in net.populations}
@@ -368,7 +368,7 @@ def _network(net: Lowered, fixed: bool, source: Any, sparse: bool = False,
     procs = {name: _neurons(pop, fixed) for name, pop in net.populations.items()}
     bits = net.quantization["format"]["weight_bits"] if fixed else None
     for c in net.connections:
-        if c.rule is not None:  # issue 17: plastic -> LearningDense (dense, one stream)
+        if c.rule is not None:  # plastic -> LearningDense (dense, one stream)
             dense = _learning_dense(net, c, fixed, bits)
             procs[c.target].s_out.connect(dense.s_in_bap)
             if plastic_procs is not None:
@@ -469,7 +469,7 @@ def _run_one(net: Lowered, x: np.ndarray, fixed: bool, opts: dict[str, Any],
         stop_runtime(anchor, float(opts["timeout_s"]))
 
 
-# -- interruption and cleanup (issue 11) ------------------------------------------------------
+# -- interruption and cleanup ------------------------------------------------------
 #: after Ctrl-C (or at interpreter exit) a runtime gets this long to stop before its
 #: processes are terminated
 INTERRUPT_GRACE_S = 1.5

@@ -171,7 +171,7 @@ class Backend:
                     f"from {source}; known options: {known}"
                 )
             merged.update(opts)
-        for key, value in (given or {}).items():  # input validation (issue 11)
+        for key, value in (given or {}).items():  # input validation
             declared[key].check(key, value)
         return merged
 

@@ -1,4 +1,4 @@
-"""Fault injection, triple modular redundancy and robustness campaigns (issue 15).
+"""Fault injection, triple modular redundancy and robustness campaigns.
 
 ``hal.compile(net, target=..., faults={...}, fault_seed=..., tmr=...)`` applies a
 :class:`FaultPlan` to the lowered, quantized network before any backend sees it, so every

@@ -99,7 +99,7 @@ def compile(net: Any, target: str | Target = "cpu-float", *,
 
         net = from_torch(net)
     report = None
-    if faults is not None:  # issue 15: CfC faults on the IR (hal.faults.liquid)
+    if faults is not None:  # CfC faults on the IR (hal.faults.liquid)
         from hal.faults import FaultPlan
         from hal.faults.liquid import apply_liquid
 

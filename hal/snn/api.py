@@ -53,7 +53,7 @@ def load(path: str | Path, type_check: bool = True) -> nir.NIRGraph:
                 if "Type inference" in str(exc) else "re-export it with nir.write")
         raise ValidationError(f"{path}: not a readable NIR file ({type(exc).__name__}: "
                               f"{exc}); {hint}") from None
-    graph_numbers(graph, str(path))  # input validation (issue 11)
+    graph_numbers(graph, str(path))  # input validation
     return graph
 
 
@@ -82,7 +82,7 @@ def _prepare(graph: Any, target: Target, opts: dict[str, Any], dt: float) -> Low
     net = lower(graph, dt)
     if target.precision == "fixed":
         quantize(net, target.limits, opts["v_scale"], opts["rounding"], opts["decay_scale"])
-    if not opts["learning"]:  # issue 17: plastic connections frozen at compiled weights
+    if not opts["learning"]:  # plastic connections frozen at compiled weights
         for c in net.connections:
             c.rule = None
     return net
@@ -135,11 +135,11 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
     if not isinstance(graph, nir.NIRGraph):
         raise ValidationError(f"hal.compile: expected a nir.NIRGraph or a .nir path, got "
                               f"{type(graph).__name__}")
-    graph_numbers(graph)  # input validation (issue 11)
+    graph_numbers(graph)  # input validation
     timer = Timer()
     prepared: dict[str, Lowered] = {}  # lowered (and quantized) once per target tried
     plan, reports = None, {}
-    if faults is not None or tmr:  # issue 15: the logic lives in hal.faults
+    if faults is not None or tmr:  # the logic lives in hal.faults
         from hal.faults import apply, prepare
 
         plan = prepare(faults, fault_seed, tmr)
@@ -166,7 +166,7 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
         opts = backend.resolve_options(chosen, options,
                                        extra={**OPTIONS, **EXECUTABLE_OPTIONS})
         net = net_for(chosen, opts)
-    if plastic(net) and not backend.learns:  # issue 17
+    if plastic(net) and not backend.learns:
         raise CompileError(f"target '{chosen.name}' (backend {backend.name}) does not run "
                            f"learning rules ({', '.join(conn_name(c) for c in plastic(net))}"
                            " are plastic); use cpu, cpu-float, loihi2-sim or loihi2-sim-float, "
@@ -259,15 +259,15 @@ class Executable:
                 ``population``): encodes ``inputs`` to spikes on the host first.
             encoder_options: keyword options of the encoder.
         """
-        if encoder is not None:  # issue 14: analog input encoded on the host
+        if encoder is not None:  # analog input encoded on the host
             from hal.snn.inference import encode_inputs
 
-            if self.faults is not None:  # issue 15: adversarial input, before encoding
+            if self.faults is not None:  # adversarial input, before encoding
                 inputs = self.faults.attack(self.net, inputs)
             inputs = encode_inputs(inputs, encoder, steps, seed or 0, encoder_options)
         keys = _record(record) | {"spikes"}
         x, single, steps = as_batch(inputs, self.net.n_in, steps)
-        if self.faults is not None:  # issue 15: input noise on the host, same everywhere
+        if self.faults is not None:  # input noise on the host, same everywhere
             x = self.faults.perturb(x, seed)
         comp = bool(self.options["compensate_delay"])
         extra = max(self.net.depth.values(), default=0) if comp else 0
@@ -296,7 +296,7 @@ class Executable:
     def _result(self, raw, steps, comp, single, times, seed, keys) -> SimResult:
         spikes, states, delays = {}, {}, {}
         raw = dict(raw)
-        history = raw.pop(WEIGHTS_KEY, {})  # issue 17: plastic connections
+        history = raw.pop(WEIGHTS_KEY, {})  # plastic connections
         if single:
             history = {k: h[0] for k, h in history.items()}
         for name, rec in raw.items():
@@ -336,7 +336,7 @@ class SnnSession(Session):
                  delays: dict[str, int]) -> None:
         super().__init__(stepper, n_in, batch)
         self.delays = delays
-        self.plastic: list[str] = []  # plastic connections (issue 17)
+        self.plastic: list[str] = []  # plastic connections
         self.states: dict[str, dict[str, np.ndarray]] = {}
 
     @property

@@ -36,7 +36,7 @@ console = Console()
               help="What to record: spikes, or a comma list of spikes,v,u, or all.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--no-type-check", is_flag=True, help="Skip NIR's shape inference on load.")
-# issue 14: inference on a data set (hal.snn.infer_cli)
+# inference on a data set (hal.snn.infer_cli)
 @click.option("--data", type=click.Path(dir_okay=False), default=None,
               help="Samples .npz with x (analog, [0, 1]) and optional y labels: predict "
                    "each, print accuracy, latency p50/p95/p99, activity and estimate.")
@@ -49,7 +49,7 @@ console = Console()
               help="Only the first N samples of --data.")
 @click.option("--batch-size", type=POSITIVE_INT, default=1, show_default=True,
               help="Samples per run with --data (1: true per-sample latency).")
-# issue 15: fault plans and TMR (hal.faults)
+# fault plans and TMR (hal.faults)
 @click.option("--faults", default=None, metavar="KIND=RATE,...",
               help="Fault plan applied at compile time, e.g. dead_neurons=0.1,"
                    "weight_bitflips=1e-3 (hal robustness --list-faults lists the kinds).")
@@ -185,7 +185,7 @@ def check_model(path: str, target: str, as_json: bool) -> int:
 
     graph = hal.load(path)
     report = check(graph, target)
-    report["estimate"] = check_estimate(graph, target)  # issue 14
+    report["estimate"] = check_estimate(graph, target)
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:

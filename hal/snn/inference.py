@@ -107,7 +107,7 @@ def predict(exe: Any, x: Any, y: Any = None, *, encoder: str | Callable | None =
         raise ValidationError(f"output '{out}' is not a population; choose from "
                               f"{', '.join(exe.net.populations)}")
     t0 = time.perf_counter()
-    if getattr(exe, "faults", None) is not None and encoder is not None:  # issue 15
+    if getattr(exe, "faults", None) is not None and encoder is not None:
         x = exe.faults.attack(exe.net, x)
     xs = encode_inputs(x, encoder, steps, seed, encoder_options)
     xs = xs if xs.ndim == 3 else xs[None]

@@ -73,7 +73,7 @@ def recurrent_network(n: int, n_in: int = 32, *, density: float = 0.1,
                       fan_out: int | None = None, p_in: float = 0.5, tau: float = 0.01,
                       w_in: float = 0.5, w_rec: float = 1.0, seed: int = 0,
                       sparse: bool = False) -> nir.NIRGraph:
-    """The benchmark network of issue 12: ``n_in`` inputs -> Linear -> CubaLIF(``n``), with
+    """The throughput benchmark network: ``n_in`` inputs -> Linear -> CubaLIF(``n``), with
     a recurrent Linear (each neuron feeds ``fan_out`` others, default ``density * n``).
 
     Weights are normal: input ``N(w_in, w_in)`` on a fraction ``p_in`` of input pairs,

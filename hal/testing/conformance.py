@@ -86,8 +86,6 @@ def _fingerprint(obj: Any) -> Any:
 
 
 _VOLATILE = {"created", "options", "timing", "tuning"}
-# QUBO backends whose options are being made honest (issue 13 branch); removed on merge
-_OPTION_PROBES_PENDING: set[str] = set()
 
 
 def _tiny_run(target: Target, options: dict[str, Any]) -> Any:
@@ -236,8 +234,7 @@ def check_target(target: Target) -> None:
     backend = skip_if_unavailable(target)
     check_api_shape(backend)
     check_unknown_option_refused(backend, target)
-    if backend.name not in _OPTION_PROBES_PENDING:
-        check_options_are_read(target)
+    check_options_are_read(target)
     if isinstance(backend, QuboBackend):
         check_qubo_target(target)
         return
