@@ -8,6 +8,22 @@ BENCH = Path(os.environ.get("HAL_BENCHMARKS", ROOT.parent / "shared" / "benchmar
 os.environ.setdefault("HAL_BENCHMARKS", str(BENCH))
 
 
+#: the digits classifier shipped with the examples and its held-out test split
+DIGITS_MODEL = Path(__file__).resolve().parents[1] / "examples" / "models" / "digits_snn.nir"
+DIGITS_DATA = DIGITS_MODEL.parents[1] / "data" / "digits_test.npz"
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """(NIR graph, x float64 in [0, 1], y labels) of the shipped digits classifier."""
+    import numpy as np
+
+    import hal
+
+    d = np.load(DIGITS_DATA)
+    return hal.load(DIGITS_MODEL), d["x"].astype(np.float64), d["y"]
+
+
 @pytest.fixture
 def benchmarks() -> Path:
     if not BENCH.exists():

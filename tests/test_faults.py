@@ -13,7 +13,7 @@ from hal.faults import FaultPlan
 from hal.faults.inject import FAULTS, apply_network_faults, lava_weights
 from hal.snn.ir import random_network
 
-from .conftest import has_module
+from .conftest import DIGITS_DATA, DIGITS_MODEL, has_module
 
 lava = pytest.mark.skipif(not has_module("lava") or sys.version_info[:2] != (3, 10),
                           reason="lava-nc needs Python 3.10 and the lava extra")
@@ -148,15 +148,7 @@ def test_cpu_and_lava_spike_identically_under_the_same_plan(plan, tmr):
 
 # -- campaigns on the digits classifier ------------------------------------------------------
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
-MODEL = ROOT / "examples" / "models" / "digits_snn.nir"
-DATA = ROOT / "examples" / "data" / "digits_test.npz"
-
-
-@pytest.fixture(scope="module")
-def digits():
-    d = np.load(DATA)
-    return hal.load(MODEL), d["x"].astype(np.float64), d["y"]
+MODEL, DATA = DIGITS_MODEL, DIGITS_DATA
 
 
 def test_dead_neuron_curve_starts_at_the_clean_accuracy_and_tmr_helps(digits):

@@ -17,11 +17,10 @@ from hal.snn.encode import decode, encode
 from hal.snn.inference import predict
 from hal.snn.ir import random_network
 
-from .conftest import has_module
+from .conftest import DIGITS_DATA, DIGITS_MODEL, has_module
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "examples" / "models" / "digits_snn.nir"
-DATA = ROOT / "examples" / "data" / "digits_test.npz"
+MODEL, DATA = DIGITS_MODEL, DIGITS_DATA
 lava = pytest.mark.skipif(not has_module("lava") or sys.version_info[:2] != (3, 10),
                           reason="lava-nc needs Python 3.10 and the lava extra")
 
@@ -231,12 +230,6 @@ def test_every_cost_needs_a_source(tmp_path):
 
 
 # -- the digits model --------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def digits():
-    d = np.load(DATA)
-    return hal.load(MODEL), d["x"].astype(np.float64), d["y"]
-
 
 def test_digits_accuracy_float_and_fixed(digits):
     g, x, y = digits
