@@ -157,8 +157,8 @@ _COMPILED: dict[tuple[str, bool], Callable] = {}
 def compiled(name: str, parallel: bool = False) -> Callable | None:
     """The numba-compiled ``run_fixed`` or ``run_float``, or None where numba is missing.
     Compiled on first use and cached on disk by numba. ``parallel``: streams spread over
-    numba's threads (``prange``); on a quiet 2-core machine this doubles a batch of 64 at
-    N = 1000, and the results are the same (streams share nothing)."""
+    numba's threads (``prange``); the results are the same (streams share nothing).
+    Throughput against a numpy loop and Lava: ``bench/snn_throughput.py``."""
     key = (name, parallel)
     if key not in _COMPILED:
         try:
