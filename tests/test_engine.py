@@ -83,6 +83,35 @@ def test_engine_batched_equals_per_stream(kernel, target):
         _same({n: {k: a[b:b + 1] for k, a in r.items()} for n, r in batch.items()}, one, fixed)
 
 
+PARALLEL_PROBE = """
+import numba, numpy as np, hal
+from hal.snn.engine import Engine
+from hal.snn.ir import random_network
+net = hal.compile(random_network(5, 40, 4, seed=9, recurrent=True), target="cpu").net
+x = np.ones((2, 5, 5))
+Engine(net, 1, True).run(x[:1])  # serial kernel: no thread pool
+try:
+    numba.threading_layer()
+    print("serial kernel started threads")
+except ValueError:
+    Engine(net, 2, True).run(x)  # batch from the main thread: parallel kernel
+    print("threads:", numba.threading_layer())
+"""
+
+
+@numba
+def test_parallel_kernel_is_parallel_when_loaded_from_cache():
+    """numba's disk cache does not key on ``parallel``: one function compiled both ways
+    once loaded the serial code for batches too. Run twice so the second run loads both
+    variants from the cache."""
+    import subprocess
+
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", PARALLEL_PROBE], capture_output=True,
+                             text=True, timeout=300)
+        assert out.stdout.startswith("threads:"), out.stdout + out.stderr[-2000:]
+
+
 @pytest.mark.parametrize("target", ["cpu", "cpu-float"])
 def test_batched_equals_per_stream_and_session_equals_run(target):
     g = random_network(5, 40, 4, seed=9, recurrent=True, density=0.3)

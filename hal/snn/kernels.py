@@ -56,10 +56,10 @@ def _accumulate(k, conn, src_vals, indptr, indices, data, rows, acc):
                 acc[indices[p]] += s * data[p]
 
 
-def run_fixed(x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data, rows, buf,
-              rec_s, rec_v, rec_u):
-    """Fixed point. ``fmt`` = (decay_bits, align_bits, 2**(state_bits-1)); ``rec_v`` and
-    ``rec_u`` have zero steps when not recorded."""
+def _stream_fixed(b, x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data, rows,
+                  buf, rec_s, rec_v, rec_u):
+    """Stream ``b``, fixed point. ``fmt`` = (decay_bits, align_bits, 2**(state_bits-1));
+    ``rec_v`` and ``rec_u`` have zero steps when not recorded."""
     B, T, _ = x.shape
     N, K = u.shape[1], conn.shape[0]
     shift, align, top = fmt[0], fmt[1], fmt[2]
@@ -67,109 +67,142 @@ def run_fixed(x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data, 
     nmax = 1
     for k in range(K):
         nmax = max(nmax, conn[k, 3])
-    for b in prange(B):  # streams are independent
-        a = np.zeros(N, np.int64)
-        spk = np.zeros(N, np.int64)
-        acc = np.zeros(nmax, np.float64)
-        iacc = np.zeros(nmax, np.int64)
-        for t in range(T):
-            step = t0 + t
-            a[:] = 0
-            for k in range(K):
-                _deliver(k, conn, b, B, step, buf, a)
-            for n in range(N):
-                p = u[b, n] * (unity - du[n] - 1)
-                uu = (p >> shift) if p >= 0 else -((-p) >> shift)
-                uu += a[n] << align
-                if uu > top:
-                    uu -= 2 * top
-                elif uu <= -top:
-                    uu += 2 * top
-                p = v[b, n] * (unity - dv[n])
-                vv = ((p >> shift) if p >= 0 else -((-p) >> shift)) + uu + bias[n]
-                vv = min(max(vv, -top + 1), top - 1)
-                spk[n] = 1 if vv > vth[n] else 0
-                if spk[n]:
-                    vv = 0
-                u[b, n], v[b, n] = uu, vv
-                rec_s[b, t, n] = spk[n] != 0
-            if rec_v.shape[1]:
-                rec_v[b, t] = v[b]
-            if rec_u.shape[1]:
-                rec_u[b, t] = u[b]
-            for k in range(K):
-                n_tgt, e = conn[k, 3], conn[k, 4]
-                base = conn[k, 8] + ((step % (conn[k, 5] + 1)) * B + b) * n_tgt
-                if conn[k, 0] < 0:
-                    _accumulate(k, conn, x[b, t], indptr, indices, data, rows, acc)
-                    for i in range(n_tgt):
-                        iacc[i] = np.int64(acc[i])  # truncation toward zero
-                else:
-                    s0 = conn[k, 0]
-                    _accumulate(k, conn, spk[s0:s0 + conn[k, 1]], indptr, indices, data,
-                                rows, iacc)
+    a = np.zeros(N, np.int64)
+    spk = np.zeros(N, np.int64)
+    acc = np.zeros(nmax, np.float64)
+    iacc = np.zeros(nmax, np.int64)
+    for t in range(T):
+        step = t0 + t
+        a[:] = 0
+        for k in range(K):
+            _deliver(k, conn, b, B, step, buf, a)
+        for n in range(N):
+            p = u[b, n] * (unity - du[n] - 1)
+            uu = (p >> shift) if p >= 0 else -((-p) >> shift)
+            uu += a[n] << align
+            if uu > top:
+                uu -= 2 * top
+            elif uu <= -top:
+                uu += 2 * top
+            p = v[b, n] * (unity - dv[n])
+            vv = ((p >> shift) if p >= 0 else -((-p) >> shift)) + uu + bias[n]
+            vv = min(max(vv, -top + 1), top - 1)
+            spk[n] = 1 if vv > vth[n] else 0
+            if spk[n]:
+                vv = 0
+            u[b, n], v[b, n] = uu, vv
+            rec_s[b, t, n] = spk[n] != 0
+        if rec_v.shape[1]:
+            rec_v[b, t] = v[b]
+        if rec_u.shape[1]:
+            rec_u[b, t] = u[b]
+        for k in range(K):
+            n_tgt, e = conn[k, 3], conn[k, 4]
+            base = conn[k, 8] + ((step % (conn[k, 5] + 1)) * B + b) * n_tgt
+            if conn[k, 0] < 0:
+                _accumulate(k, conn, x[b, t], indptr, indices, data, rows, acc)
                 for i in range(n_tgt):
-                    buf[base + i] = (iacc[i] << e) if e >= 0 else (iacc[i] >> -e)
+                    iacc[i] = np.int64(acc[i])  # truncation toward zero
+            else:
+                s0 = conn[k, 0]
+                _accumulate(k, conn, spk[s0:s0 + conn[k, 1]], indptr, indices, data,
+                            rows, iacc)
+            for i in range(n_tgt):
+                buf[base + i] = (iacc[i] << e) if e >= 0 else (iacc[i] >> -e)
 
 
-def run_float(x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data, rows, buf,
-              rec_s, rec_v, rec_u):
-    """Float64, Lava's ``floating_pt`` equations (``fmt`` unused)."""
+def _stream_float(b, x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data, rows,
+                  buf, rec_s, rec_v, rec_u):
+    """Stream ``b``, float64, Lava's ``floating_pt`` equations (``fmt`` unused)."""
     B, T, _ = x.shape
     N, K = u.shape[1], conn.shape[0]
     nmax = 1
     for k in range(K):
         nmax = max(nmax, conn[k, 3])
-    for b in prange(B):
-        a = np.zeros(N, np.float64)
-        spk = np.zeros(N, np.float64)
-        acc = np.zeros(nmax, np.float64)
-        for t in range(T):
-            step = t0 + t
-            a[:] = 0
-            for k in range(K):
-                _deliver(k, conn, b, B, step, buf, a)
-            for n in range(N):
-                uu = u[b, n] * (1 - du[n]) + a[n]
-                vv = v[b, n] * (1 - dv[n]) + uu + bias[n]
-                spk[n] = 1.0 if vv > vth[n] else 0.0
-                if vv > vth[n]:
-                    vv = 0.0
-                u[b, n], v[b, n] = uu, vv
-                rec_s[b, t, n] = spk[n] > 0
-            if rec_v.shape[1]:
-                rec_v[b, t] = v[b]
-            if rec_u.shape[1]:
-                rec_u[b, t] = u[b]
-            for k in range(K):
-                n_tgt = conn[k, 3]
-                base = conn[k, 8] + ((step % (conn[k, 5] + 1)) * B + b) * n_tgt
-                s0 = conn[k, 0]
-                src = x[b, t] if s0 < 0 else spk[s0:s0 + conn[k, 1]]
-                _accumulate(k, conn, src, indptr, indices, data, rows, acc)
-                for i in range(n_tgt):
-                    buf[base + i] = acc[i]
+    a = np.zeros(N, np.float64)
+    spk = np.zeros(N, np.float64)
+    acc = np.zeros(nmax, np.float64)
+    for t in range(T):
+        step = t0 + t
+        a[:] = 0
+        for k in range(K):
+            _deliver(k, conn, b, B, step, buf, a)
+        for n in range(N):
+            uu = u[b, n] * (1 - du[n]) + a[n]
+            vv = v[b, n] * (1 - dv[n]) + uu + bias[n]
+            spk[n] = 1.0 if vv > vth[n] else 0.0
+            if vv > vth[n]:
+                vv = 0.0
+            u[b, n], v[b, n] = uu, vv
+            rec_s[b, t, n] = spk[n] > 0
+        if rec_v.shape[1]:
+            rec_v[b, t] = v[b]
+        if rec_u.shape[1]:
+            rec_u[b, t] = u[b]
+        for k in range(K):
+            n_tgt = conn[k, 3]
+            base = conn[k, 8] + ((step % (conn[k, 5] + 1)) * B + b) * n_tgt
+            s0 = conn[k, 0]
+            src = x[b, t] if s0 < 0 else spk[s0:s0 + conn[k, 1]]
+            _accumulate(k, conn, src, indptr, indices, data, rows, acc)
+            for i in range(n_tgt):
+                buf[base + i] = acc[i]
 
 
-_COMPILED: dict[tuple[str, bool], Callable] = {}
+# Serial and parallel drivers are separate functions on purpose: numba's on-disk cache
+# keys a function by its source location and signature, not by ``parallel``, so one
+# function compiled both ways would load whichever variant was cached first.
+def run_fixed(x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data, rows, buf,
+              rec_s, rec_v, rec_u):
+    """Fixed point, streams one after another."""
+    for b in range(x.shape[0]):
+        _stream_fixed(b, x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data,
+                      rows, buf, rec_s, rec_v, rec_u)
+
+
+def run_fixed_parallel(x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data, rows,
+                       buf, rec_s, rec_v, rec_u):
+    """Fixed point, streams spread over numba's threads (they share nothing)."""
+    for b in prange(x.shape[0]):
+        _stream_fixed(b, x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data,
+                      rows, buf, rec_s, rec_v, rec_u)
+
+
+def run_float(x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data, rows, buf,
+              rec_s, rec_v, rec_u):
+    """Float64, streams one after another."""
+    for b in range(x.shape[0]):
+        _stream_float(b, x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data,
+                      rows, buf, rec_s, rec_v, rec_u)
+
+
+def run_float_parallel(x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data, rows,
+                       buf, rec_s, rec_v, rec_u):
+    """Float64, streams spread over numba's threads."""
+    for b in prange(x.shape[0]):
+        _stream_float(b, x, t0, u, v, du, dv, vth, bias, fmt, conn, indptr, indices, data,
+                      rows, buf, rec_s, rec_v, rec_u)
+
+
+_COMPILED: dict[str, Callable] = {}
+_HELPERS = ("_deliver", "_accumulate", "_stream_fixed", "_stream_float")
 
 
 def compiled(name: str, parallel: bool = False) -> Callable | None:
-    """The numba-compiled ``run_fixed`` or ``run_float``, or None where numba is missing.
-    Compiled on first use and cached on disk by numba. ``parallel``: streams spread over
-    numba's threads (``prange``); the results are the same (streams share nothing).
-    Throughput against a numpy loop and Lava: ``bench/snn_throughput.py``."""
-    key = (name, parallel)
-    if key not in _COMPILED:
+    """The numba-compiled ``run_fixed`` or ``run_float`` (their ``_parallel`` variants when
+    ``parallel``: streams spread over numba's threads, same results), or None where numba
+    is missing. Compiled on first use and cached on disk by numba. Throughput against a
+    numpy loop and Lava: ``bench/snn_throughput.py``."""
+    name = f"{name}_parallel" if parallel else name
+    if name not in _COMPILED:
         try:
             import numba
         except ImportError:
             return None
         g = globals()
         g["prange"] = numba.prange
-        for helper in ("_deliver", "_accumulate"):
+        for helper in _HELPERS:
             if not hasattr(g[helper], "py_func"):
                 g[helper] = numba.njit(cache=True, nogil=True)(g[helper])
-        fn = g[name].py_func if hasattr(g[name], "py_func") else g[name]
-        _COMPILED[key] = numba.njit(cache=True, nogil=True, parallel=parallel)(fn)
-    return _COMPILED[key]
+        _COMPILED[name] = numba.njit(cache=True, nogil=True, parallel=parallel)(g[name])
+    return _COMPILED[name]
