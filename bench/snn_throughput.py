@@ -187,15 +187,22 @@ def _goals(s: dict, B: int) -> None:
     ]
     print()
     for label, r, goal in checks:
-        print(f"{'met ' if r >= goal else 'MISS'}  {label}: {r:,.1f}x")
+        print(f"{_mark(r, r >= goal)}  {label}: {_x(r, '.1f')}")
     for n in (100, 1000, 4000):
         r = ratio((n, "loihi2-sim", 1), (n, "lava script", 1), key="wall")
-        print(f"{'met ' if r <= 1.2 else 'MISS'}  loihi2-sim wall <= 1.2x lava script, "
-              f"N={n}: {r:.2f}x")
+        print(f"{_mark(r, r <= 1.2)}  loihi2-sim wall <= 1.2x lava script, N={n}: {_x(r, '.2f')}")
     big = s.get((100000, "cpu", 1))
     if big:
         print(f"{'met ' if big['rss_mb'] <= 2048 else 'MISS'}  N=100,000 fan-out 100 on cpu "
               f"within 2 GB: peak RSS {big['rss_mb']:,.0f} MB")
+
+
+def _mark(r: float, ok: bool) -> str:
+    return "----" if np.isnan(r) else "met " if ok else "MISS"
+
+
+def _x(r: float, fmt: str) -> str:
+    return "not run (a size missing from --sizes)" if np.isnan(r) else f"{r:,{fmt}}x"
 
 
 if __name__ == "__main__":
