@@ -99,15 +99,15 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
 
     def open_spiking(self, net: Lowered, batch: int, target: Target, options: dict[str, Any],
                      record: frozenset[str] = frozenset({"spikes"})) -> LavaSnnStepper:
-        """A running Lava network stepped from the host (one stream, spikes)."""
+        """A running Lava network stepped from the host: ``batch`` streams side by side in
+        one runtime (as :meth:`simulate` runs them), streaming the ``record`` keys."""
         import_lava()
-        if batch != 1:
-            raise ValidationError(f"Lava sessions hold one stream, asked for batch={batch}; "
+        if batch != 1 and plastic(net):
+            raise ValidationError(f"a plastic network learns per stream, so its Lava "
+                                  f"session holds one stream; asked for batch={batch}: "
                                   "open one session per stream")
-        if record != {"spikes"}:
-            raise ValidationError("Lava sessions record spikes only; use exe.run(..., "
-                                  "record=...) for v and u, or a cpu target's session")
-        return LavaSnnStepper(net, target.precision == "fixed", float(options["timeout_s"]))
+        return LavaSnnStepper(net, batch, target.precision == "fixed", record,
+                              float(options["timeout_s"]))
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target, options: dict[str, Any],
                  record: frozenset[str] = frozenset({"spikes"})
@@ -268,30 +268,50 @@ class LavaLiquidStepper:
 
 
 class LavaSnnStepper:
-    """Injector -> the network -> one Extractor per population, in a :class:`LavaStream`
-    (one stream; spikes only, Lava's per-Dense delay included as on the cpu targets)."""
+    """Injector -> the network -> one Extractor per population and recorded key, in a
+    :class:`LavaStream` (Lava's per-Dense delay included as on the cpu targets).
 
-    def __init__(self, net: Lowered, fixed: bool, timeout_s: float) -> None:
-        self.net, self.fixed, self.timeout_s = net, fixed, timeout_s
+    A batch runs as one network of B copies side by side (:func:`_tiled`). States come
+    from ``HeteroLIF``'s ``u_out``/``v_out`` ports, used only when ``v`` or ``u`` is
+    recorded, so a spikes-only session runs Lava's stock processes.
+    """
+
+    def __init__(self, net: Lowered, batch: int, fixed: bool, record: frozenset[str],
+                 timeout_s: float) -> None:
+        self.net, self.batch, self.fixed, self.timeout_s = net, batch, fixed, timeout_s
+        self.record = sorted(record | {"spikes"})
         self._build()
 
     def _build(self) -> None:
         from lava.proc.io.extractor import Extractor
         from lava.proc.io.injector import Injector
 
-        injector = Injector(shape=(self.net.n_in,), buffer_size=LavaStream.BUFFER)
-        procs = _network(self.net, self.fixed, injector.out_port)
+        net = self.net if self.batch == 1 else _tiled(self.net, self.batch)
+        injector = Injector(shape=(net.n_in,), buffer_size=LavaStream.BUFFER)
+        procs = _network(net, self.fixed, injector.out_port, sparse=self.batch > 1,
+                         states=self.record != ["spikes"])
         extractors = {}
         for name, proc in procs.items():
-            extractors[name] = Extractor(shape=(self.net.populations[name].size,),
-                                         buffer_size=LavaStream.BUFFER)
-            proc.s_out.connect(extractors[name].in_port)
+            for key in self.record:
+                ext = Extractor(shape=(net.populations[name].size,),
+                                buffer_size=LavaStream.BUFFER)
+                (proc.s_out if key == "spikes" else getattr(proc, f"{key}_out")).connect(
+                    ext.in_port)
+                extractors[f"{name}.{key}"] = ext
         self.stream = LavaStream(injector, extractors, next(iter(procs.values())), self.fixed,
                                  self.timeout_s)
 
-    def step(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
+    def step(self, x_t: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         _check_spikes(x_t)
-        return {n: {"spikes": (s > 0)[None]} for n, s in self.stream.step(x_t[0]).items()}
+        got = self.stream.step(np.asarray(x_t).reshape(-1))  # stream-major, as _tiled
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for name in self.net.populations:
+            out[name] = {}
+            for key in self.record:
+                a = np.asarray(got[f"{name}.{key}"]).reshape(self.batch, -1)
+                out[name][key] = a > 0 if key == "spikes" else \
+                    a.astype(np.int64) if self.fixed else a.astype(float)
+        return out
 
     def reset(self) -> None:
         self.close()
@@ -301,9 +321,10 @@ class LavaSnnStepper:
         self.stream.close()
 
 
-def _neurons(pop, fixed: bool):
+def _neurons(pop, fixed: bool, states: bool = False):
     """One Lava process for a population: Lava's stock ``LIF`` where every neuron shares
-    du, dv and vth, else ``HeteroLIF`` (Lava's LIF models with per-neuron values)."""
+    du, dv and vth and ``states`` (u and v sent on ports) is off, else ``HeteroLIF``
+    (Lava's LIF models with per-neuron values and state ports)."""
     from lava.proc.lif.process import LIF
 
     if fixed:
@@ -315,7 +336,7 @@ def _neurons(pop, fixed: bool):
         du, dv, vth = pop.du, pop.dv, pop.vth
         bias = {"bias_mant": pop.bias}
         scalar = float
-    if all(np.all(a == a[0]) for a in (du, dv, vth)):
+    if not states and all(np.all(a == a[0]) for a in (du, dv, vth)):
         return LIF(shape=(pop.size,), du=scalar(du[0]), dv=scalar(dv[0]), vth=scalar(vth[0]),
                    **bias)
     from hal.backends.lava_procs.lif.process import HeteroLIF
@@ -359,13 +380,14 @@ def _synapses(c, fixed: bool, bits: int | None, sparse: bool) -> Any:
 
 
 def _network(net: Lowered, fixed: bool, source: Any, sparse: bool = False,
-             plastic_procs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One process per population and a ``Dense``/``DelayDense`` per connection
-    (``Sparse``/``DelaySparse`` when ``sparse``; a ``LearningDense`` where the connection
-    is plastic, collected in ``plastic_procs``), with the network input taken from the
-    OutPort ``source``."""
+             plastic_procs: dict[str, Any] | None = None,
+             states: bool = False) -> dict[str, Any]:
+    """One process per population (with u/v ports when ``states``) and a
+    ``Dense``/``DelayDense`` per connection (``Sparse``/``DelaySparse`` when ``sparse``; a
+    ``LearningDense`` where the connection is plastic, collected in ``plastic_procs``), with
+    the network input taken from the OutPort ``source``."""
     guard_sigint()
-    procs = {name: _neurons(pop, fixed) for name, pop in net.populations.items()}
+    procs = {name: _neurons(pop, fixed, states) for name, pop in net.populations.items()}
     bits = net.quantization["format"]["weight_bits"] if fixed else None
     for c in net.connections:
         if c.rule is not None:  # plastic -> LearningDense (dense, one stream)

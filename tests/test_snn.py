@@ -197,5 +197,36 @@ def test_lava_session_equals_cpu_run_and_leaves_no_shared_memory():
         with exe.open() as s:
             assert np.array_equal(s.step(x[0])["lif1"], ref.spikes["lif1"][0])
     assert leaked_shm(before) == set()
-    with pytest.raises(hal.ValidationError, match="one stream"):
-        exe.open(batch=2)
+
+
+@lava
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("target,ref_target", [("loihi2-sim", "cpu"),
+                                               ("loihi2-sim-float", "cpu-float")])
+def test_lava_batched_session_streams_states_like_cpu(target, ref_target):
+    """B streams side by side in one Lava runtime, u and v streamed through HeteroLIF's
+    state ports: the same spikes and states as the cpu engine's whole run."""
+    from hal.snn.learning import STDP, attach
+
+    g = random_network(3, 12, 2, seed=7, recurrent=True)
+    x = (np.random.default_rng(3).random((3, 30, 3)) < 0.4).astype(float)
+    ref = hal.compile(g, target=ref_target).run(x, record="all")
+    exe = hal.compile(g, target=target, fallback=False)
+    with exe.open(batch=3, record="all") as s:
+        steps = []
+        for t in range(30):
+            spikes = s.step(x[:, t])
+            steps.append((spikes, {n: dict(st) for n, st in s.states.items()}))
+    for pop in ("lif1", "lif2"):
+        assert np.array_equal(np.stack([sp[pop] for sp, _ in steps], 1), ref.spikes[pop])
+        for key in ("u", "v"):
+            got = np.stack([st[pop][key] for _, st in steps], 1)
+            if target == "loihi2-sim":
+                assert np.array_equal(got, ref.states[pop][key]), (pop, key)
+            else:
+                np.testing.assert_allclose(got, ref.states[pop][key], rtol=0, atol=1e-9)
+    assert min(ref.spikes[p].sum() for p in ("lif1", "lif2")) > 3  # both layers spike
+    plastic = hal.compile(attach(random_network(3, 4, 2, seed=1), "fc2", STDP()),
+                          target=target, fallback=False)
+    with pytest.raises(hal.ValidationError, match="learns per stream"):
+        plastic.open(batch=2)

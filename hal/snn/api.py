@@ -235,7 +235,8 @@ class Executable:
         ``record`` (``v``, ``u``) are kept in :attr:`SnnSession.states`. Sessions cannot
         look ahead, so outputs are never delay-compensated: population ``P`` answers input
         from ``session.delays[P]`` steps earlier (one per Dense), on every backend alike.
-        Lava sessions hold one stream.
+        On Lava a batch runs side by side in one runtime; a plastic network's Lava
+        session holds one stream (each stream would learn its own weights).
         """
         stepper = self.backend.open_spiking(self.net, batch or 1, self.target, self.options,
                                             _record(record) | {"spikes"})

@@ -171,7 +171,8 @@ def check_qubo_target(target: Target, seed: int = 7) -> None:
 
 def check_snn_target(target: Target, seed: int = 7) -> None:
     """A small LIF network: spikes shaped right, provenance, determinism, and a session
-    stepped by hand gives the spikes of a whole run."""
+    stepped by hand gives the spikes of a whole run (one stream; and two streams with
+    every state recorded)."""
     import numpy as np
 
     from hal.snn.ir import random_network
@@ -190,6 +191,17 @@ def check_snn_target(target: Target, seed: int = 7) -> None:
     for node, s in r1.spikes.items():
         stepped = np.stack([d[node] for d in steps])
         assert np.array_equal(stepped, s), f"{target.name}: session != run for {node}"
+    xb = np.stack([x, x[::-1]])  # two streams, every state: a session == a run
+    rb = exe.run(xb, record="all")
+    with exe.open(batch=2, record="all") as session:
+        steps = [(session.step(xb[:, t]), session.states) for t in range(40)]
+    for node, s in rb.spikes.items():
+        assert np.array_equal(np.stack([d[node] for d, _ in steps], 1), s), \
+            f"{target.name}: batched session != batched run for {node}"
+        for key in ("u", "v"):
+            got = np.stack([st[node][key] for _, st in steps], 1)
+            assert np.array_equal(got, rb.states[node][key]), \
+                f"{target.name}: session {key} != run {key} for {node}"
 
 
 def check_liquid_target(target: Target, seed: int = 7) -> None:

@@ -2,7 +2,8 @@
 Lava's abstract LIF models (lava.proc.lif.models) unchanged; only du, dv and vth are typed
 as per-neuron arrays, and the threshold lines of Lava's ``PyLifModelFloat`` and
 ``PyLifModelBitAcc`` are repeated (Lava forbids subclassing a model that already
-implements another Process)."""
+implements another Process). After Lava's step, u and v go out on ``u_out``/``v_out``
+(a no-op where nothing is connected)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from hal.backends.lava_procs.lif.process import HeteroLIF
 @tag("floating_pt")
 class PyHeteroLifModelFloat(AbstractPyLifModelFloat):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    u_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    v_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     du: np.ndarray = LavaPyType(np.ndarray, float)
     dv: np.ndarray = LavaPyType(np.ndarray, float)
     vth: np.ndarray = LavaPyType(np.ndarray, float)
@@ -29,12 +32,19 @@ class PyHeteroLifModelFloat(AbstractPyLifModelFloat):
     def spiking_activation(self):
         return self.v > self.vth
 
+    def run_spk(self):
+        super().run_spk()
+        self.u_out.send(self.u)
+        self.v_out.send(self.v)
+
 
 @implements(proc=HeteroLIF, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("bit_accurate_loihi", "fixed_pt")
 class PyHeteroLifModelBitAcc(AbstractPyLifModelFixed):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    u_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    v_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     du: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
     dv: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
     vth: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=17)
@@ -49,3 +59,8 @@ class PyHeteroLifModelBitAcc(AbstractPyLifModelFixed):
 
     def spiking_activation(self):
         return self.v > self.effective_vth
+
+    def run_spk(self):
+        super().run_spk()
+        self.u_out.send(self.u)
+        self.v_out.send(self.v)
