@@ -55,7 +55,26 @@ class QAffine:
     bias: np.ndarray
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
-        return shift(z @ self.mant.T, self.exp) + self.bias
+        return shift(self.matmul(z), self.exp) + self.bias
+
+    def matmul(self, z: np.ndarray) -> np.ndarray:
+        """``z @ mant.T`` exactly, on integers. Through float64 BLAS when no partial sum
+        can reach 2**53 (every product and every sum is then an exact integer in float64,
+        in any order, so the result is the integer one); numpy's integer loop otherwise.
+
+        Example:
+            >>> q = QAffine(np.array([[3, -2]]), 0, np.zeros(1, np.int64))
+            >>> q.matmul(np.array([[5, 7]])).tolist(), q.matmul(np.array([[2**60, 0]])).tolist()
+            ([[1]], [[3458764513820540928]])
+        """
+        cached = self.__dict__.get("_float")  # not a field: never saved with the program
+        if cached is None:
+            cached = self.__dict__["_float"] = (np.ascontiguousarray(self.mant.T, np.float64),
+                                                int(np.abs(self.mant).max(initial=0)))
+        w, w_max = cached
+        if int(np.abs(z).max(initial=0)) * w_max * self.mant.shape[1] < 2 ** 53:
+            return (np.asarray(z, np.float64) @ w).astype(np.int64)
+        return z @ self.mant.T
 
 
 @dataclass

@@ -259,3 +259,18 @@ def test_closed_loop_example_gives_the_same_trajectory_on_every_target():
     assert diffs["torch"] < 1e-5  # float32 against float64
     if "loihi2-sim-float" in diffs:
         assert diffs["loihi2-sim-float"] == 0.0  # same float64 equations inside Lava
+
+
+def test_fixed_point_matmul_through_blas_is_the_integer_one():
+    """QAffine sums in float64 BLAS only where that is exact: the same integers as numpy's
+    integer matmul, at the edge of Loihi's 24-bit state and 8-bit weights, and past 2**53
+    (where it must take the integer loop)."""
+    from hal.compilers.liquid import QAffine
+
+    rng = np.random.default_rng(0)
+    mant = rng.integers(-128, 128, size=(64, 200))
+    q = QAffine(mant, 0, np.zeros(64, np.int64))
+    for top in (2 ** 23, 2 ** 40):  # 200 * 2**7 * 2**40 > 2**53: the integer path
+        z = rng.integers(-top, top, size=(33, 200))
+        z[0] = top - 1
+        assert np.array_equal(q.matmul(z), z @ mant.T)
