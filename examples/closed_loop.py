@@ -31,9 +31,11 @@ def make_policy(seed: int = 0):
     return hal.from_torch(CfC(3, AutoNCP(12, 1, seed=seed)))
 
 
-def rollout(net, target: str, steps: int = 200, **compile_kw) -> np.ndarray:
+def rollout(net, target: str, steps: int = 200, latency: dict | None = None,
+            **compile_kw) -> np.ndarray:
     """(steps, 3) trajectory: theta, omega, torque, with the policy stepped on ``target``
-    (``compile_kw``: e.g. ``faults=...``, ``fault_seed=...``)."""
+    (``compile_kw``: e.g. ``faults=...``, ``fault_seed=...``). ``latency``, when given, is
+    filled with the session's measured step times against the control period ``DT``."""
     exe = hal.compile(net, target=target, fallback=False, **compile_kw)
     theta, omega, out = np.pi - 0.3, 0.0, []
     with exe.open() as session:
@@ -42,6 +44,8 @@ def rollout(net, target: str, steps: int = 200, **compile_kw) -> np.ndarray:
             torque = MAX_TORQUE * float(np.tanh(session.step(obs)[0]))
             theta, omega = pendulum_step(theta, omega, torque)
             out.append((theta, omega, torque))
+        if latency is not None:
+            latency.update(session.latency(deadline_s=DT))
     return np.array(out)
 
 
@@ -59,11 +63,15 @@ def targets() -> list[str]:
 
 def main() -> dict[str, float]:
     net = make_policy()
-    runs = {t: rollout(net, t) for t in targets()}
+    lat: dict[str, dict] = {t: {} for t in targets()}
+    runs = {t: rollout(net, t, latency=lat[t]) for t in lat}
     ref = runs["cpu-float"]
     diffs = {t: float(np.abs(r - ref).max()) for t, r in runs.items()}
     for t, d in diffs.items():
-        print(f"{t:<18} final theta {runs[t][-1, 0]: .6f}  max |diff| vs cpu-float {d:.2e}")
+        q = lat[t]
+        print(f"{t:<18} final theta {runs[t][-1, 0]: .6f}  max |diff| vs cpu-float {d:.2e}"
+              f"  step p50 {q['p50_us']:,.0f} us, p99 {q['p99_us']:,.0f} us, "
+              f"{q['over_deadline']} of {q['count']} over the {DT * 1e3:.0f} ms period")
     return diffs
 
 

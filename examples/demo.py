@@ -89,11 +89,14 @@ def closed_loop() -> None:
 
     net = make_policy()
     table = Table(title="Closed loop: CfC policy driving a pendulum, 200 steps of session.step")
-    for col in ("target", "final angle (rad)", "max |difference| vs cpu-float"):
+    for col in ("target", "final angle (rad)", "max |difference| vs cpu-float",
+                "step p50 / p99 (measured)"):
         table.add_column(col)
-    runs = {t: rollout(net, t) for t in targets()}
+    lat: dict[str, dict] = {t: {} for t in targets()}
+    runs = {t: rollout(net, t, latency=lat[t]) for t in lat}
     for t, r in runs.items():
-        table.add_row(t, f"{r[-1, 0]:.6f}", f"{np.abs(r - runs['cpu-float']).max():.2e}")
+        table.add_row(t, f"{r[-1, 0]:.6f}", f"{np.abs(r - runs['cpu-float']).max():.2e}",
+                      f"{lat[t]['p50_us']:,.0f} / {lat[t]['p99_us']:,.0f} us")
     console.print(table)
 
 

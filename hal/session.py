@@ -2,7 +2,9 @@
 
 ``session = exe.open()`` holds the program's state on its backend (numpy arrays, torch
 tensors, or a running Lava network); ``session.step(x_t)`` advances one step and returns
-that step's outputs; ``reset`` zeroes the state; ``close`` releases it.
+that step's outputs; ``reset`` zeroes the state; ``close`` releases it;
+``session.latency()`` gives the measured wall time per step (p50/p95/p99, deadline
+overruns).
 
 A session the caller forgets to close is closed when it is garbage collected and, at the
 latest, at interpreter exit (before multiprocessing waits for its children, so a forgotten
@@ -12,7 +14,9 @@ then the KeyboardInterrupt propagates.
 
 from __future__ import annotations
 
+import array
 import atexit
+import time
 import weakref
 from typing import Any
 
@@ -75,6 +79,7 @@ class Session:
     def __init__(self, stepper: Any, n_in: int, batch: int | None) -> None:
         self._box = [stepper]  # shared with the finalizer, which must not hold self
         self.n_in, self.batch, self.steps = n_in, batch, 0
+        self._step_s = array.array("d")  # wall time of each step, 8 bytes a step
         self._finalizer = weakref.finalize(self, _release, self._box)
         _SESSIONS.add(self)
         _register_exit_hook()
@@ -105,7 +110,9 @@ class Session:
         times out leaves the session closed (its backend has already released it)."""
         x = self._input(x_t)
         try:
+            t0 = time.perf_counter()
             y = self._stepper.step(x, *args)
+            self._step_s.append(time.perf_counter() - t0)
         except HALTimeoutError:
             self._stepper = None
             raise
@@ -117,11 +124,39 @@ class Session:
             return y
         return _first(y)
 
+    def latency(self, deadline_s: float | None = None) -> dict[str, Any]:
+        """Measured host wall time of the steps since the session opened or was reset
+        (the backend's step, transfers included; input checks excluded), in microseconds:
+        count, mean, p50, p95, p99 and max; with ``deadline_s``, how many steps overran
+        it. A measurement on this host, not an estimate for the hardware.
+
+        Example:
+            >>> import hal, numpy as np
+            >>> from hal.snn.ir import random_network
+            >>> exe = hal.compile(random_network(3, 5, 2, seed=1), target="cpu-float")
+            >>> with exe.open() as s:
+            ...     _ = [s.step(np.ones(3)) for _ in range(10)]
+            ...     lat = s.latency(deadline_s=1.0)
+            >>> lat["count"], lat["over_deadline"], lat["p50_us"] <= lat["p99_us"]
+            (10, 0, True)
+        """
+        t = np.array(self._step_s, np.float64) * 1e6
+        out: dict[str, Any] = {"count": int(t.size), "unit": "us", "measured": "host wall"}
+        for key, q in (("p50_us", 50), ("p95_us", 95), ("p99_us", 99)):
+            out[key] = float(np.percentile(t, q)) if t.size else None
+        out["mean_us"] = float(t.mean()) if t.size else None
+        out["max_us"] = float(t.max()) if t.size else None
+        if deadline_s is not None:
+            out["deadline_us"] = deadline_s * 1e6
+            out["over_deadline"] = int((t > deadline_s * 1e6).sum())
+        return out
+
     def reset(self) -> None:
         """Zero the state; the next step starts as from a fresh session."""
         if self._stepper is not None:
             self._stepper.reset()
         self.steps = 0
+        self._step_s = array.array("d")
 
     def close(self) -> None:
         """Release the state (and, on Lava, stop the runtime). Safe to call twice."""

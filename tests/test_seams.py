@@ -240,3 +240,17 @@ def test_run_plot_writes_a_png_with_one_axis_per_population(tmp_path):
     spikes_only = raster_figure(hal.compile(random_network(3, 6, 2, seed=1), target="cpu")
                                 .run(np.ones((2, 10, 3))))
     assert len(spikes_only.axes) == len(res.spikes)
+
+
+def test_session_latency_counts_each_step_and_deadline_overruns():
+    exe = hal.compile(random_network(3, 6, 2, seed=1), target="cpu-float")
+    with exe.open(batch=2) as s:
+        assert s.latency()["count"] == 0 and s.latency()["p99_us"] is None
+        for _ in range(7):
+            s.step(np.zeros((2, 3)))
+        lat = s.latency(deadline_s=0.0)
+        assert lat["count"] == 7 and lat["over_deadline"] == 7  # every step takes > 0 s
+        assert 0 < lat["p50_us"] <= lat["p95_us"] <= lat["p99_us"] <= lat["max_us"]
+        assert s.latency(deadline_s=60.0)["over_deadline"] == 0
+        s.reset()
+        assert s.latency()["count"] == 0
