@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hal.backend import LiquidBackend, Option, SpikingBackend
+from hal.backend import RUNTIME_KEY, LiquidBackend, Option, SpikingBackend
 from hal.compilers.liquid import FixedLiquid
 from hal.compilers.snn import Lowered
 from hal.liquid.reference import FixedLiquidStepper, LiquidStepper
@@ -46,6 +46,7 @@ class CpuReferenceBackend(SpikingBackend, LiquidBackend):
     install_hint = "pip install numpy"
     packages = ("numpy",)
     learns = True  # plastic connections: hal.snn.learning's numpy stepper
+    runtime_faults = frozenset({"spike_drop"})  # drawn per spike in the engine's loop
     options: dict[str, Option] = {}  # the engine's kernel and synapses are picked for the net
 
     def simulate(self, net: Lowered, x: np.ndarray, target: Target, options: dict[str, Any],
@@ -55,7 +56,11 @@ class CpuReferenceBackend(SpikingBackend, LiquidBackend):
         (B, T, N)."""
         if plastic(net):  # learning runs in hal.snn.learning's numpy stepper
             return learning.simulate(net, x, target.precision == "fixed", record)
-        return self.open_spiking(net, x.shape[0], target, options, record).run(x)
+        engine = self.open_spiking(net, x.shape[0], target, options, record)
+        out: dict[str, Any] = engine.run(x)
+        if net.runtime_faults:
+            out[RUNTIME_KEY] = {"spikes_dropped": engine.dropped.tolist()}
+        return out
 
     def open_spiking(self, net: Lowered, batch: int, target: Target, options: dict[str, Any],
                      record: frozenset[str] = frozenset({"spikes"})

@@ -125,6 +125,9 @@ class Lowered:
     dt: float
     depth: dict[str, int] = field(default_factory=dict)  # Dense hops from the input
     quantization: dict[str, Any] | None = None
+    #: faults drawn while it runs (hal.faults), e.g. {"spike_drop": {"rate", "seed",
+    #: "populations"}}; only backends whose ``runtime_faults`` name them take the network
+    runtime_faults: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_neurons(self) -> int:

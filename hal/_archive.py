@@ -106,6 +106,11 @@ def _dataclass(path: str, fields: dict[str, Any]) -> Any:
     for part in qual.split("."):
         cls = getattr(cls, part)
     obj = cls.__new__(cls)  # no __post_init__: the saved values are already validated
+    for f in dataclasses.fields(cls):  # a field added since the file was saved
+        if f.name not in fields and f.default_factory is not dataclasses.MISSING:
+            object.__setattr__(obj, f.name, f.default_factory())
+        elif f.name not in fields and f.default is not dataclasses.MISSING:
+            object.__setattr__(obj, f.name, f.default)
     for k, v in fields.items():
         object.__setattr__(obj, k, v)
     return obj

@@ -43,6 +43,9 @@ RECORDABLE = ("spikes", "v", "u")
 #: weights at every learning epoch's end: ``{"source->target": (B, epochs + 1, N, M)}`` in
 #: float units, row 0 the compiled weights (:mod:`hal.snn.learning`)
 WEIGHTS_KEY = "@weights"
+#: key of a simulate() result holding what the backend counted while running (e.g.
+#: ``{"spikes_dropped": n}``), reported in the result's provenance under ``runtime``
+RUNTIME_KEY = "@runtime"
 
 
 @dataclass(frozen=True)
@@ -182,9 +185,13 @@ class SpikingBackend(Backend):
     Attributes:
         learns: runs plastic connections (:mod:`hal.snn.learning`); a backend that does
             not is refused a network with a learning rule at compile time.
+        runtime_faults: fault kinds drawn during the run (``spike_drop``) that it
+            carries out (:attr:`hal.compilers.snn.Lowered.runtime_faults`); a plan with
+            any other runtime kind is refused at compile time.
     """
 
     learns: ClassVar[bool] = False
+    runtime_faults: ClassVar[frozenset[str]] = frozenset()
 
     def simulate(self, net: Any, x: np.ndarray, target: Target, options: dict[str, Any],
                  record: frozenset[str] = frozenset({"spikes"})) -> dict[str, dict[str, Any]]:

@@ -54,10 +54,44 @@ def test_plan_parses_strings_and_refuses_unknown_kinds_and_bad_rates():
 
 
 def test_kinds_a_target_cannot_take_are_refused_naming_who_can():
-    with pytest.raises(ValidationError, match="spike_drop needs per-spike runtime support"):
-        hal.compile(NET, target="cpu", faults={"spike_drop": 0.1})
+    from hal.faults.inject import check_kinds  # what compile calls, also where Lava is absent
+
+    for name in ("loihi2-sim", "torch"):
+        with pytest.raises(ValidationError, match=f"spike_drop is drawn while the network runs"
+                           f", and '{name}'.*targets that do: cpu, cpu-float"):
+            check_kinds(FaultPlan.parse({"spike_drop": 0.1}), hal.get_target(name))
     with pytest.raises(ValidationError, match="weight_bitflips applies to fixed"):
         hal.compile(NET, target="cpu-float", faults={"weight_bitflips": 0.1})
+
+
+@pytest.mark.parametrize("kernel", ["numba", "numpy"])
+def test_spike_drop_loses_spikes_in_transit_at_its_rate_everywhere_alike(kernel):
+    """Spikes still show in their own population's record but reach no synapse: at rate
+    1 the recurrent layers hear only the input; at 0.3 about 30% are lost; the numpy
+    fallback, a session and every stream of a batch draw the same drops."""
+    from hal.snn.engine import Engine
+
+    g = random_network(4, 30, 3, seed=5, recurrent=True, density=0.5)
+    x = (np.random.default_rng(0).random((3, 80, 4)) < 0.5).astype(float)
+    exe = hal.compile(g, target="cpu", faults={"spike_drop": 0.3}, fault_seed=1)
+    res = exe.run(x)
+    fired = sum(int(s[:, :80].sum()) for s in res.spikes.values())
+    lost = res.provenance["runtime"]["spikes_dropped"]
+    assert len(lost) == 3 and 0.25 < sum(lost) / fired < 0.35
+    assert exe.faults.broken["spike_drop"]["populations"] == ["lif1", "lif2"]
+    eng = Engine(exe.net, 3, True, kernel=kernel)
+    got = eng.run(x)
+    assert all(np.array_equal(got[p]["spikes"], res.spikes[p]) for p in res.spikes)
+    assert eng.dropped.tolist() == lost
+    with exe.open(batch=3) as s:
+        stepped = [s.step(x[:, t]) for t in range(80)]
+    assert all(np.array_equal(np.stack([d[p] for d in stepped], 1), res.spikes[p])
+               for p in res.spikes)
+    clean = hal.compile(g, target="cpu").run(x)
+    all_lost = hal.compile(g, target="cpu", faults={"spike_drop": 1.0}).run(x)
+    assert clean.spikes["lif2"].sum() > 0 and all_lost.spikes["lif2"].sum() == 0
+    assert sum(all_lost.provenance["runtime"]["spikes_dropped"]) == \
+        sum(int(s.sum()) for s in all_lost.spikes.values())
 
 
 def test_zero_rates_equal_no_faults():

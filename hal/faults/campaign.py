@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from hal.faults import FaultReport
-from hal.faults.inject import FAULTS, apply_network_faults
+from hal.faults.inject import FAULTS, apply_network_faults, carries_out
 from hal.faults.plan import FaultPlan
 
 #: the rates of a default degradation curve (0-30%)
@@ -58,9 +58,10 @@ def with_plan(exe: Any, plan: FaultPlan | dict | str, seed: int = 0) -> Any:
 
 
 def applicable(target: Any) -> list[str]:
-    """Fault kinds a campaign can sweep on ``target`` (its precision, not runtime-only)."""
-    return [k for k, f in FAULTS.items() if f.stage != "runtime" and
-            target.precision in f.precisions]
+    """Fault kinds a campaign can sweep on ``target`` (its precision; runtime kinds where
+    its backend draws them)."""
+    return [k for k, f in FAULTS.items() if target.precision in f.precisions and
+            (f.stage != "runtime" or carries_out(target, k))]
 
 
 def _predict(exe: Any, x: np.ndarray, y: np.ndarray, **kw: Any) -> Any:

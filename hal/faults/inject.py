@@ -21,8 +21,12 @@ Kinds (rate = probability per neuron, synapse or bit; variation = relative std):
   ``1 + N(0, rate)``, rounded and clipped to the target's widths.
 - ``input_noise``, ``adversarial``: perturb the input on the host
   (:mod:`hal.faults.inputs`), identically for every target.
-- ``spike_drop``: transient per-spike drop needs the engine's runtime support; no target
-  takes it yet, and asking for it is refused.
+- ``spike_drop``: each spike of a neuron is lost in transit with probability ``rate``
+  (all its synapses miss it; the neuron's own record still shows it). Drawn while the
+  network runs, not at compile time: per (stream, step, neuron) from a hash of the fault
+  seed, so whole runs, sessions and batches agree and ``cpu``/``cpu-float`` drop the same
+  spikes. Only backends that carry it out take it (``runtime_faults``: the cpu engine);
+  results count the drops in ``provenance["runtime"]["spikes_dropped"]``.
 
 Example:
     >>> import hal, numpy as np
@@ -107,9 +111,9 @@ class FaultKind:
         doc: one line for ``hal robustness --list`` and error messages.
         stage: ``network`` (a compile-time transform ``apply(net, ctx) -> report``),
             ``input`` (host-side input perturbation, :mod:`hal.faults.inputs`) or
-            ``runtime`` (needs the backend's step loop).
+            ``runtime`` (drawn in the backend's step loop: only backends whose
+            ``runtime_faults`` name the kind take it).
         precisions: target precisions it applies to.
-        targets: for runtime kinds, the targets that take it (empty: none yet).
         seeded: False for deterministic kinds (one seed is enough in a campaign).
     """
 
@@ -118,7 +122,6 @@ class FaultKind:
     apply: Callable[[Lowered, Context], dict[str, Any]] | None = None
     stage: str = "network"
     precisions: tuple[str, ...] = ("fixed", "float")
-    targets: tuple[str, ...] = ()
     seeded: bool = True
 
 
@@ -128,10 +131,10 @@ FAULTS: dict[str, FaultKind] = {}
 
 def register_fault(name: str, doc: str, stage: str = "network",
                    precisions: tuple[str, ...] = ("fixed", "float"),
-                   targets: tuple[str, ...] = (), seeded: bool = True) -> Callable:
+                   seeded: bool = True) -> Callable:
     """Register ``fn(net, ctx) -> report`` as fault kind ``name`` (a decorator)."""
     def deco(fn: Callable | None) -> Callable | None:
-        FAULTS[name] = FaultKind(name, doc, fn, stage, precisions, targets, seeded)
+        FAULTS[name] = FaultKind(name, doc, fn, stage, precisions, seeded)
         return fn
     return deco
 
@@ -141,15 +144,25 @@ def stream(seed: int, kind: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(kind.encode())])
 
 
+def carries_out(target: Any, kind: str) -> bool:
+    """True when ``target``'s backend draws the runtime fault ``kind`` in its loop."""
+    from hal.registry import get_backend
+
+    return kind in getattr(get_backend(target.backend), "runtime_faults", frozenset())
+
+
 def check_kinds(plan: Any, target: Any) -> None:
     """Refuse kinds the target cannot take, naming the targets or precisions that can."""
+    from hal.target import list_targets
+
     for kind in plan.rates:
         fk = FAULTS[kind]
-        if fk.stage == "runtime" and target.name not in fk.targets:
-            where = ", ".join(fk.targets) or "no target yet"
-            raise ValidationError(f"faults: {kind} needs per-spike runtime support; targets "
-                                  f"that take it: {where}. Drop it from the plan for "
-                                  f"'{target.name}'")
+        if fk.stage == "runtime" and not carries_out(target, kind):
+            where = ", ".join(t.name for t in list_targets() if carries_out(t, kind))
+            raise ValidationError(f"faults: {kind} is drawn while the network runs, and "
+                                  f"'{target.name}' (backend {target.backend}) does not do "
+                                  f"that; targets that do: {where or 'none'}. Drop it from "
+                                  f"the plan for '{target.name}'")
         if target.precision not in fk.precisions:
             raise ValidationError(f"faults: {kind} applies to {'/'.join(fk.precisions)} "
                                   f"targets, '{target.name}' is {target.precision}; use "
@@ -165,6 +178,12 @@ def apply_network_faults(net: Lowered, plan: Any, target: Any,
     pops = [p for p in net.populations if hit_voters or p not in protected]
     broken: dict[str, Any] = {}
     for name, fk in FAULTS.items():
+        if name in plan.rates and fk.stage == "runtime":  # drawn by the backend as it runs
+            seed = int(stream(plan.seed, name).integers(2**63))
+            net.runtime_faults[name] = {"rate": plan.rates[name], "seed": seed,
+                                        "populations": list(pops)}
+            broken[name] = {**net.runtime_faults[name], "drawn": "at run time, per "
+                            "(stream, step, neuron); counted in provenance['runtime']"}
         if name not in plan.rates or fk.stage != "network":
             continue
         ctx = Context(stream(plan.seed, name), plan.rates[name], net.quantization is not None,
@@ -442,5 +461,5 @@ register_fault("input_noise", "each input spike bit flips (analog input: + N(0, 
                stage="input")(None)
 register_fault("adversarial", "FGSM input perturbation of size rate on the float model's "
                "rate surrogate (analog input with an encoder)", stage="input")(None)
-register_fault("spike_drop", "each spike is dropped in transit, per step (runtime)",
+register_fault("spike_drop", "each neuron spike is lost in transit (drawn at run time)",
                stage="runtime")(None)

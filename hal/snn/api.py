@@ -21,7 +21,7 @@ import numpy as np
 
 from hal._checks import graph_numbers
 from hal._inputs import as_batch
-from hal.backend import RECORDABLE, WEIGHTS_KEY, Option, SpikingBackend
+from hal.backend import RECORDABLE, RUNTIME_KEY, WEIGHTS_KEY, Option, SpikingBackend
 from hal.compilers.snn import OPTIONS, Lowered, lower, map_to_cores, quantize
 from hal.errors import CompileError, DoesNotFit, ValidationError
 from hal.logs import get_logger
@@ -171,6 +171,10 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
                            f"learning rules ({', '.join(conn_name(c) for c in plastic(net))}"
                            " are plastic); use cpu, cpu-float, loihi2-sim or loihi2-sim-float, "
                            "or compile with learning=False")
+    if plastic(net) and net.runtime_faults:
+        raise CompileError(f"runtime faults ({', '.join(net.runtime_faults)}) are drawn by "
+                           "the fast engine, which does not learn; compile with "
+                           "learning=False, or drop them from the plan")
     log.info("compiled %d neurons for %s", net.num_neurons, chosen.name,
              extra={"target": chosen.name, "backend": backend.name,
                     "neurons": net.num_neurons, "seconds": timer.times["compile_s"]})
@@ -298,6 +302,7 @@ class Executable:
         spikes, states, delays = {}, {}, {}
         raw = dict(raw)
         history = raw.pop(WEIGHTS_KEY, {})  # plastic connections
+        runtime = raw.pop(RUNTIME_KEY, None)  # what the backend counted (spike_drop)
         if single:
             history = {k: h[0] for k, h in history.items()}
         for name, rec in raw.items():
@@ -314,6 +319,8 @@ class Executable:
                                fallbacks=self.skips, dt=self.net.dt, quantization=q,
                                delay_compensated=comp,
                                faults=self.faults.to_dict() if self.faults else None)
+        if runtime is not None:
+            prov["runtime"] = {k: v[0] if single else v for k, v in runtime.items()}
         return SimResult(target=self.target.name, backend=self.backend.name,
                          precision=self.target.precision, spikes=spikes, states=states,
                          v_scale=v_scale, delay_steps=delays, steps=steps,

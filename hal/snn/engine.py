@@ -58,6 +58,8 @@ class Plan:
     indices: np.ndarray
     data: np.ndarray
     rows: np.ndarray
+    drop_thr: np.ndarray  # spike drop: per neuron rate * 2**53 (uint64), empty when off
+    drop_seed: np.uint64
 
     @property
     def size(self) -> int:
@@ -103,8 +105,23 @@ def plan(net: Lowered, batch: int, fixed: bool, synapses: str = "auto") -> Plan:
     def cat(parts, dt):
         return np.concatenate(parts).astype(dt, copy=False) if parts else np.zeros(0, dt)
 
+    drop_thr, drop_seed = _spike_drop(net, offsets, start)
     return Plan(fixed, offsets, params, fmt, conn, mats, dense, cat(indptr, np.int64),
-                cat(indices, np.int32), cat(data, dtype), cat(rows, dtype))
+                cat(indices, np.int32), cat(data, dtype), cat(rows, dtype), drop_thr, drop_seed)
+
+
+def _spike_drop(net: Lowered, offsets: dict[str, tuple[int, int]], n: int
+                ) -> tuple[np.ndarray, np.uint64]:
+    """Per-neuron drop thresholds (``rate * 2**53`` on the populations the fault hits) and
+    the seed of a ``spike_drop`` runtime fault; an empty array when there is none."""
+    fault = net.runtime_faults.get("spike_drop")
+    if not fault:
+        return np.zeros(0, np.uint64), np.uint64(0)
+    thr = np.zeros(n, np.uint64)
+    for name in fault["populations"]:
+        a, size = offsets[name]
+        thr[a:a + size] = np.uint64(round(float(fault["rate"]) * 2.0**53))
+    return thr, np.uint64(fault["seed"])
 
 
 def _dtype(mats: list[sp.csr_matrix], fixed: bool) -> type:
@@ -181,6 +198,7 @@ class Engine:
         c = self.plan.conn
         self.buf = np.zeros(int(((c[:, 5] + 1) * c[:, 3]).sum()) * B, self.dtype)
         self.t = 0
+        self.dropped = np.zeros(B, np.int64)  # spikes lost in transit (spike_drop), per stream
 
     def run(self, x: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         """Advance ``x`` (B, T, n_in) steps; returns per population the recorded keys,
@@ -195,7 +213,8 @@ class Engine:
             p = self.plan
             self._kernel(x, self.t, self.u, self.v, p.params["du"], p.params["dv"],
                          p.params["vth"], p.params["bias"], p.fmt, p.conn, p.indptr,
-                         p.indices, p.data, p.rows, self.buf, rec["spikes"], rec["v"], rec["u"])
+                         p.indices, p.data, p.rows, self.buf, rec["spikes"], rec["v"], rec["u"],
+                         p.drop_thr, p.drop_seed, self.dropped)
         else:
             from hal.snn.engine_numpy import run_numpy
 

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from hal.snn import kernels
+
 
 def _decay(x: np.ndarray, factor: np.ndarray, shift: int) -> np.ndarray:
     prod = x * factor
@@ -81,10 +83,26 @@ def run_numpy(engine: Any, x: np.ndarray, rec: dict[str, np.ndarray]) -> None:
         for k in ("v", "u"):
             if rec[k].shape[1]:
                 rec[k][:, t] = getattr(engine, k)
+        sent = _drop(engine, spk, now) if p.drop_thr.size else spk
         for row, buf, w in zip(p.conn, bufs, weights, strict=True):
-            src = x[:, t] if row[0] < 0 else spk[:, row[0]:row[0] + row[1]].astype(np.float64)
+            src = x[:, t] if row[0] < 0 else sent[:, row[0]:row[0] + row[1]].astype(np.float64)
             acc = _synaptic(src, w)
             if p.fixed:
                 acc = acc.astype(np.int64)  # truncation toward zero, as the compiled loop
                 acc = acc << row[4] if row[4] >= 0 else acc >> -row[4]
             buf[now % (row[5] + 1)] = acc
+
+
+def _drop(engine: Any, spk: np.ndarray, step: int) -> np.ndarray:
+    """``spk`` (B, N) less the spikes lost in transit at ``step`` (the compiled loop's draw:
+    :func:`hal.snn.kernels.drop_hash`), counted in ``engine.dropped``."""
+    p = engine.plan
+    b, n = np.nonzero(spk & (p.drop_thr != 0))
+    drop_hash = getattr(kernels.drop_hash, "py_func", kernels.drop_hash)  # numpy, not numba
+    with np.errstate(over="ignore"):
+        lost = drop_hash(p.drop_seed, b.astype(np.uint64), np.uint64(step),
+                         n.astype(np.uint64)) < p.drop_thr[n]
+    sent = spk.copy()
+    sent[b[lost], n[lost]] = False
+    np.add.at(engine.dropped, b[lost], 1)
+    return sent
