@@ -64,6 +64,23 @@ def test_kinds_a_target_cannot_take_are_refused_naming_who_can():
         hal.compile(NET, target="cpu-float", faults={"weight_bitflips": 0.1})
 
 
+def test_spike_drop_is_saved_with_the_program_and_old_files_load_without_it(tmp_path):
+    import dataclasses
+
+    from hal._archive import pack, unpack
+
+    exe = hal.compile(NET, target="cpu", faults={"spike_drop": 0.5}, fault_seed=2)
+    exe.save(tmp_path / "drop.nir")
+    again = hal.load_executable(tmp_path / "drop.nir")
+    a, b = exe.run(X), again.run(X)
+    assert a.provenance["runtime"] == b.provenance["runtime"]
+    assert a.provenance["runtime"]["spikes_dropped"] > 0
+    assert all(np.array_equal(a.spikes[p], b.spikes[p]) for p in a.spikes)
+    skeleton, arrays = pack(dataclasses.replace(exe.net, runtime_faults={}))
+    old = skeleton.replace(', "runtime_faults": {"__dict__": []}', "")  # a file saved before
+    assert old != skeleton and unpack(old, arrays).runtime_faults == {}
+
+
 @pytest.mark.parametrize("kernel", ["numba", "numpy"])
 def test_spike_drop_loses_spikes_in_transit_at_its_rate_everywhere_alike(kernel):
     """Spikes still show in their own population's record but reach no synapse: at rate
