@@ -68,6 +68,7 @@ def test_spike_drop_is_saved_with_the_program_and_old_files_load_without_it(tmp_
     import dataclasses
 
     from hal._archive import pack, unpack
+    from hal.snn.learning import random_plastic_network
 
     exe = hal.compile(NET, target="cpu", faults={"spike_drop": 0.5}, fault_seed=2)
     exe.save(tmp_path / "drop.nir")
@@ -76,27 +77,31 @@ def test_spike_drop_is_saved_with_the_program_and_old_files_load_without_it(tmp_
     assert a.provenance["runtime"] == b.provenance["runtime"]
     assert a.provenance["runtime"]["spikes_dropped"] > 0
     assert all(np.array_equal(a.spikes[p], b.spikes[p]) for p in a.spikes)
+    with pytest.raises(ValidationError, match="does not learn; compile the plastic network"):
+        hal.compile(random_plastic_network(3, 2), target="cpu", faults={"spike_drop": 0.1})
     skeleton, arrays = pack(dataclasses.replace(exe.net, runtime_faults={}))
     old = skeleton.replace(', "runtime_faults": {"__dict__": []}', "")  # a file saved before
     assert old != skeleton and unpack(old, arrays).runtime_faults == {}
 
 
 @pytest.mark.parametrize("kernel", ["numba", "numpy"])
-def test_spike_drop_loses_spikes_in_transit_at_its_rate_everywhere_alike(kernel):
+@pytest.mark.parametrize("target", ["cpu", "cpu-float"])
+def test_spike_drop_loses_spikes_in_transit_at_its_rate_everywhere_alike(kernel, target):
     """Spikes still show in their own population's record but reach no synapse: at rate
-    1 the recurrent layers hear only the input; at 0.3 about 30% are lost; the numpy
-    fallback, a session and every stream of a batch draw the same drops."""
+    1 the recurrent layers hear only the input; at 0.3 about 30% are lost; the compiled
+    loop and the numpy fallback, and a session and a whole run, lose the same spikes;
+    predict() adds up the losses of its chunks."""
     from hal.snn.engine import Engine
 
     g = random_network(4, 30, 3, seed=5, recurrent=True, density=0.5)
     x = (np.random.default_rng(0).random((3, 80, 4)) < 0.5).astype(float)
-    exe = hal.compile(g, target="cpu", faults={"spike_drop": 0.3}, fault_seed=1)
+    exe = hal.compile(g, target=target, faults={"spike_drop": 0.3}, fault_seed=1)
     res = exe.run(x)
     fired = sum(int(s[:, :80].sum()) for s in res.spikes.values())
     lost = res.provenance["runtime"]["spikes_dropped"]
     assert len(lost) == 3 and 0.25 < sum(lost) / fired < 0.35
     assert exe.faults.broken["spike_drop"]["populations"] == ["lif1", "lif2"]
-    eng = Engine(exe.net, 3, True, kernel=kernel)
+    eng = Engine(exe.net, 3, target == "cpu", kernel=kernel)
     got = eng.run(x)
     assert all(np.array_equal(got[p]["spikes"], res.spikes[p]) for p in res.spikes)
     assert eng.dropped.tolist() == lost
@@ -104,8 +109,11 @@ def test_spike_drop_loses_spikes_in_transit_at_its_rate_everywhere_alike(kernel)
         stepped = [s.step(x[:, t]) for t in range(80)]
     assert all(np.array_equal(np.stack([d[p] for d in stepped], 1), res.spikes[p])
                for p in res.spikes)
-    clean = hal.compile(g, target="cpu").run(x)
-    all_lost = hal.compile(g, target="cpu", faults={"spike_drop": 1.0}).run(x)
+    pred = exe.predict(np.random.default_rng(1).random((5, 4)), steps=20, encoder="rate",
+                       decoder="count", batch_size=2)
+    assert len(pred.provenance["runtime"]["spikes_dropped"]) == 5
+    clean = hal.compile(g, target=target).run(x)
+    all_lost = hal.compile(g, target=target, faults={"spike_drop": 1.0}).run(x)
     assert clean.spikes["lif2"].sum() > 0 and all_lost.spikes["lif2"].sum() == 0
     assert sum(all_lost.provenance["runtime"]["spikes_dropped"]) == \
         sum(int(s.sum()) for s in all_lost.spikes.values())

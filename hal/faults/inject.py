@@ -23,10 +23,13 @@ Kinds (rate = probability per neuron, synapse or bit; variation = relative std):
   (:mod:`hal.faults.inputs`), identically for every target.
 - ``spike_drop``: each spike of a neuron is lost in transit with probability ``rate``
   (all its synapses miss it; the neuron's own record still shows it). Drawn while the
-  network runs, not at compile time: per (stream, step, neuron) from a hash of the fault
-  seed, so whole runs, sessions and batches agree and ``cpu``/``cpu-float`` drop the same
-  spikes. Only backends that carry it out take it (``runtime_faults``: the cpu engine);
-  results count the drops in ``provenance["runtime"]["spikes_dropped"]``.
+  network runs, not at compile time, from a hash of (fault seed, stream index within the
+  run, step, neuron): a whole run and a session stepped through the same input lose the
+  same spikes, while a sample moved to another position of a batch meets other losses,
+  as it would on another core. Only backends that carry it out take it
+  (``runtime_faults``: the cpu engine); results count the losses per stream in
+  ``provenance["runtime"]["spikes_dropped"]`` over every simulated step (with
+  ``compensate_delay``, the extra steps too).
 
 Example:
     >>> import hal, numpy as np
@@ -145,10 +148,16 @@ def stream(seed: int, kind: str) -> np.random.Generator:
 
 
 def carries_out(target: Any, kind: str) -> bool:
-    """True when ``target``'s backend draws the runtime fault ``kind`` in its loop."""
+    """True when ``target``'s backend draws the runtime fault ``kind`` in its loop (False
+    for a backend that cannot even be loaded here)."""
+    from hal.errors import HALError
     from hal.registry import get_backend
 
-    return kind in getattr(get_backend(target.backend), "runtime_faults", frozenset())
+    try:
+        backend = get_backend(target.backend)
+    except HALError:
+        return False
+    return kind in getattr(backend, "runtime_faults", frozenset())
 
 
 def check_kinds(plan: Any, target: Any) -> None:
@@ -174,6 +183,11 @@ def apply_network_faults(net: Lowered, plan: Any, target: Any,
     """Apply every network fault of ``plan`` to ``net`` in place (registry order); return
     what each kind broke."""
     check_kinds(plan, target)
+    runtime = [k for k in plan.rates if FAULTS[k].stage == "runtime"]
+    if runtime and any(c.rule is not None for c in net.connections):
+        raise ValidationError(f"faults: {', '.join(runtime)} is drawn by the fast engine, "
+                              "which does not learn; compile the plastic network with "
+                              "learning=False, or drop it from the plan")
     hit_voters = bool(plan.options.get("hit_voters", False))
     pops = [p for p in net.populations if hit_voters or p not in protected]
     broken: dict[str, Any] = {}

@@ -171,10 +171,6 @@ def compile(graph: Any, target: str | Target = "cpu", *, dt: float = 1e-4,
                            f"learning rules ({', '.join(conn_name(c) for c in plastic(net))}"
                            " are plastic); use cpu, cpu-float, loihi2-sim or loihi2-sim-float, "
                            "or compile with learning=False")
-    if plastic(net) and net.runtime_faults:
-        raise CompileError(f"runtime faults ({', '.join(net.runtime_faults)}) are drawn by "
-                           "the fast engine, which does not learn; compile with "
-                           "learning=False, or drop them from the plan")
     log.info("compiled %d neurons for %s", net.num_neurons, chosen.name,
              extra={"target": chosen.name, "backend": backend.name,
                     "neurons": net.num_neurons, "seconds": timer.times["compile_s"]})

@@ -117,7 +117,7 @@ def predict(exe: Any, x: Any, y: Any = None, *, encoder: str | Callable | None =
     if batch_size < 1:
         raise ValidationError(f"batch_size must be >= 1, got {batch_size}")
     spikes: dict[str, list[np.ndarray]] = {p: [] for p in exe.net.populations}
-    values, lat = [], []
+    values, lat, runtime = [], [], {}
     for i in range(0, len(xs), batch_size):
         chunk = xs[i:i + batch_size]
         t1 = time.perf_counter()
@@ -128,6 +128,8 @@ def predict(exe: Any, x: Any, y: Any = None, *, encoder: str | Callable | None =
         lat += [1e3 * (enc_each + dt / len(chunk))] * len(chunk)
         for p, s in res.spikes.items():
             spikes[p].append(s)
+        for k, v in res.provenance.get("runtime", {}).items():  # e.g. spikes_dropped
+            runtime[k] = runtime.get(k, []) + list(np.atleast_1d(v))
     outputs = np.concatenate(values)
     pick = getattr(dec, "pick", "max")
     labels = outputs.argmin(axis=-1) if pick == "min" else outputs.argmax(axis=-1)
@@ -155,7 +157,8 @@ def predict(exe: Any, x: Any, y: Any = None, *, encoder: str | Callable | None =
                       provenance={"encoder_options": encoder_options or {},
                                   "decoder_options": decoder_options or {},
                                   "faults": exe.faults.to_dict() if getattr(
-                                      exe, "faults", None) is not None else None})
+                                      exe, "faults", None) is not None else None,
+                                  **({"runtime": runtime} if runtime else {})})
 
 
 def run_metrics(net: Any, target: Any, spikes: dict[str, np.ndarray],
