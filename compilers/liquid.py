@@ -67,14 +67,21 @@ class QAffine:
             >>> q.matmul(np.array([[5, 7]])).tolist(), q.matmul(np.array([[2**60, 0]])).tolist()
             ([[1]], [[3458764513820540928]])
         """
-        cached = self.__dict__.get("_float")  # not a field: never saved with the program
-        if cached is None:
-            cached = self.__dict__["_float"] = (np.ascontiguousarray(self.mant.T, np.float64),
-                                                int(np.abs(self.mant).max(initial=0)))
-        w, w_max = cached
-        if int(np.abs(z).max(initial=0)) * w_max * self.mant.shape[1] < 2 ** 53:
-            return (np.asarray(z, np.float64) @ w).astype(np.int64)
+        if self.float_exact(z):
+            return (np.asarray(z, np.float64) @ self._float()[0]).astype(np.int64)
         return z @ self.mant.T
+
+    def float_exact(self, z: np.ndarray) -> bool:
+        """True when no partial sum of ``z @ mant.T`` can reach 2**53 in magnitude."""
+        return int(np.abs(z).max(initial=0)) * self._float()[1] * self.mant.shape[1] < 2**53
+
+    def _float(self) -> tuple[np.ndarray, int]:
+        cached = self.__dict__.get("_float_mant")  # not a field: never saved with the program
+        if cached is None:
+            cached = self.__dict__["_float_mant"] = (
+                np.ascontiguousarray(self.mant.T, np.float64),
+                int(np.abs(self.mant).max(initial=0)))
+        return cached
 
 
 @dataclass
