@@ -109,11 +109,12 @@ class Session:
         """One step of the stepper on a checked input, unbatched as it came. A step that
         times out leaves the session closed (its backend has already released it)."""
         x = self._input(x_t)
+        t0 = time.perf_counter()
         try:
-            t0 = time.perf_counter()
             y = self._stepper.step(x, *args)
             self._step_s.append(time.perf_counter() - t0)
-        except HALTimeoutError:
+        except HALTimeoutError:  # the overrun counts in latency()
+            self._step_s.append(time.perf_counter() - t0)
             self._stepper = None
             raise
         except KeyboardInterrupt:  # Ctrl-C: release the backend, then let it propagate
@@ -126,7 +127,8 @@ class Session:
 
     def latency(self, deadline_s: float | None = None) -> dict[str, Any]:
         """Measured host wall time of the steps since the session opened or was reset
-        (the backend's step, transfers included; input checks excluded), in microseconds:
+        (the backend's step with its transfers, and a step that timed out; the session's
+        shape checks excluded), in microseconds:
         count, mean, p50, p95, p99 and max; with ``deadline_s``, how many steps overran
         it. A measurement on this host, not an estimate for the hardware.
 
