@@ -125,6 +125,8 @@ def test_membrane_decoder_reads_the_output_voltage(target):
     v = res.voltage("out")
     assert np.allclose(p.outputs, v.max(axis=1))
     assert p.labels.tolist() == [1, 1]  # input 1 has 5x the weight of input 0
+    with pytest.raises(hal.ValidationError, match="'membrane' reads voltages, got spikes"):
+        hal.decode.labels("membrane", res.spikes["out"])
 
 
 # -- activity ----------------------------------------------------------------------------

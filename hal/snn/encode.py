@@ -344,7 +344,12 @@ def membrane(v: Any, reduce: str = "max") -> np.ndarray:
         >>> membrane(np.array([[0.1, 0.5], [0.3, 0.2]]), reduce="last").tolist()
         [0.3, 0.2]
     """
-    a = _trains(v, "membrane").astype(np.float64)
+    a = _trains(v, "membrane")
+    if a.dtype == bool:
+        raise ValidationError("decoder 'membrane' reads voltages, got spikes (bool); pass "
+                              "res.states[POP]['v'] from a run with record=('spikes', 'v'), "
+                              "or use the count, rate or first_spike decoder")
+    a = a.astype(np.float64)
     ops = {"max": lambda: a.max(axis=-2), "mean": lambda: a.mean(axis=-2),
            "last": lambda: a[..., -1, :]}
     if reduce not in ops:
