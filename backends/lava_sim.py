@@ -10,8 +10,11 @@ runtime is always stopped.
 
 A batch of B streams runs in one runtime: populations of B x N neurons and block-diagonal
 weights (Lava's ``Sparse``), so per-stream results are those of B separate runs. Spikes
-are recorded by a ``SpikeRecorder`` (packed, see its module for why Monitors are slow);
-v and u by a ``Monitor`` each, only when asked.
+are recorded by a ``SpikeRecorder`` (packed, see its module for why Monitors are slow).
+A run that records v or u streams instead, as a session does: the input goes in through
+an ``Injector`` and spikes, v and u (``HeteroLIF``'s state ports) come out through
+``Extractor``s, one vector per step (a ``Monitor`` is used only for the states and
+weights of plastic networks).
 """
 
 from __future__ import annotations
@@ -123,12 +126,44 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
             out[WEIGHTS_KEY] = {k: np.concatenate([r[WEIGHTS_KEY][k] for r in runs])
                                 for k in runs[0][WEIGHTS_KEY]}
             return out
+        if record - {"spikes"}:  # states stream out: a Monitor's read-back is far slower
+            return _run_streamed(net, x, fixed, record, float(options["timeout_s"]))
         flat = x.transpose(0, 2, 1).reshape(B * n_in, T)  # stream-major, as _tiled lays out
-        big = any(c.matrix.shape[0] * c.matrix.shape[1] > DENSE_MAX for c in net.connections)
         raw = _run_one(net if B == 1 else _tiled(net, B), flat, fixed, options, record,
-                       sparse=B > 1 or big)
+                       sparse=_sparse(net, B))
         return {p: {k: a.reshape(T, B, -1).transpose(1, 0, 2) for k, a in rec.items()}
                 for p, rec in raw.items()}
+
+
+def _sparse(net: Lowered, batch: int) -> bool:
+    """Lava's ``Sparse`` synapses for a batch (block-diagonal) or a large matrix."""
+    return batch > 1 or any(c.matrix.shape[0] * c.matrix.shape[1] > DENSE_MAX
+                            for c in net.connections)
+
+
+def _run_streamed(net: Lowered, x: np.ndarray, fixed: bool, record: frozenset[str],
+                  timeout_s: float) -> dict[str, dict[str, np.ndarray]]:
+    """Run ``x`` (B, T, n_in) through a :class:`LavaSnnStepper`, whose Extractors deliver
+    each recorded vector once per step. A ``Monitor`` on v or u is read back one message
+    per value, which made ``record="all"`` at N=1000, T=200 take 6.6 s against 0.5 s
+    streamed. The whole run has ``timeout_s``, as :func:`_run_one` has."""
+    B, T, _ = x.shape
+    stepper = LavaSnnStepper(net, B, fixed, record, timeout_s)
+    deadline = time.monotonic() + timeout_s
+    out = {p: {k: [] for k in stepper.record} for p in net.populations}
+    try:
+        for t in range(T):
+            if time.monotonic() > deadline:
+                raise HALTimeoutError(f"Lava run exceeded timeout_s={timeout_s} after {t} "
+                                      f"of {T} steps")
+            for p, rec in stepper.step(x[:, t]).items():
+                for k, a in rec.items():
+                    out[p][k].append(a)
+    finally:
+        stepper.close()
+    return {p: {k: np.stack(v, axis=1) if v else
+                np.zeros((B, 0, net.populations[p].size)) for k, v in rec.items()}
+            for p, rec in out.items()}
 
 
 def _check_spikes(x: np.ndarray) -> None:
@@ -288,7 +323,8 @@ class LavaSnnStepper:
 
         net = self.net if self.batch == 1 else _tiled(self.net, self.batch)
         injector = Injector(shape=(net.n_in,), buffer_size=LavaStream.BUFFER)
-        procs = _network(net, self.fixed, injector.out_port, sparse=self.batch > 1,
+        procs = _network(net, self.fixed, injector.out_port,
+                         sparse=_sparse(self.net, self.batch),
                          states=self.record != ["spikes"])
         extractors = {}
         for name, proc in procs.items():
