@@ -1,6 +1,7 @@
 """The anchor a Lava user would write by hand (plain lava-nc 0.10.0, no nq-hal): a
 RingBuffer of input spikes -> Dense -> LIF with a recurrent Dense, fixed point, spikes
-recorded by a Monitor, a sink RingBuffer, or not at all.
+recorded by a Monitor, a sink RingBuffer, or not at all, or spikes, v and u by a Monitor
+each (``monitor-all``).
 
 Why recording is slow: reading a Var back from a Lava process sends one channel message
 per element, so a Monitor or sink RingBuffer holding N x T spikes costs N x T messages
@@ -41,6 +42,10 @@ def run(w_in: np.ndarray, w_rec: np.ndarray, du: int, dv: int, vth: int, exp_in:
     if record == "monitor":
         sink = Monitor()
         sink.probe(lif.s_out, T)
+    elif record == "monitor-all":
+        mons = [Monitor() for _ in range(3)]
+        for mon, what in zip(mons, (lif.s_out, lif.v, lif.u), strict=True):
+            mon.probe(what, T)
     elif record == "sink":
         sink = Sink(shape=(n,), buffer=T)
         lif.s_out.connect(sink.a_in)
@@ -48,6 +53,10 @@ def run(w_in: np.ndarray, w_rec: np.ndarray, du: int, dv: int, vth: int, exp_in:
         lif.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
         if record == "monitor":
             spikes = np.asarray(sink.get_data()[lif.name]["s_out"]).reshape(T, n) > 0
+        elif record == "monitor-all":
+            got = [np.asarray(m.get_data()[lif.name][k]).reshape(T, n)
+                   for m, k in zip(mons, ("s_out", "v", "u"), strict=True)]
+            spikes = got[0] > 0
         elif record == "sink":
             spikes = sink.data.get().T > 0
         else:

@@ -13,6 +13,8 @@ subprocess (so its peak RSS is its own):
   N > 4000: it holds dense weights) and ``loihi2-sim`` (Lava; wall time with compile,
   recording spikes; batch 64 only while 64 N <= 6400). No batch at N > 4000: the
   recorded spikes of 64 streams would take 6.4 GB.
+- states, at N <= 1000, one stream: ``lava s,v,u`` (the Lava script with a Monitor each
+  on spikes, v and u) against ``l2sim s,v,u`` (``loihi2-sim`` with ``record="all"``).
 
 Each runs one stream and a batch of 64. Rates exclude compilation for the in-process
 engines (numba compiles once and caches on disk; a warm-up run precedes timing); the
@@ -70,7 +72,7 @@ def _one(cfg: dict) -> dict:
     n, b, steps, kind = cfg["n"], cfg["b"], cfg["steps"], cfg["kind"]
     g = _net(n)
     x = _inputs(b, steps)
-    if kind == "lava script":
+    if kind in ("lava script", "lava s,v,u"):
         sys.path.insert(0, str(HERE))
         import lava_script
 
@@ -78,7 +80,8 @@ def _one(cfg: dict) -> dict:
         c_in, c_rec = net.connections
         f = net.populations["lif"].fixed
         spikes, wall = lava_script.run(c_in.mant, c_rec.mant, int(f["du"][0]), int(f["dv"][0]),
-                                       int(f["vth"][0]), c_in.exp, c_rec.exp, x[0])
+                                       int(f["vth"][0]), c_in.exp, c_rec.exp, x[0],
+                                       "monitor" if kind == "lava script" else "monitor-all")
         rate, act = steps / wall, spikes.mean()
     elif kind == "numpy loop":
         net = hal.compile(g, target="cpu-float", dt=1e-3).net
@@ -93,9 +96,10 @@ def _one(cfg: dict) -> dict:
         t0 = time.perf_counter()
         spikes = numpy_loop(*args, xf)
         rate, act = steps / (time.perf_counter() - t0), spikes.mean()
-    elif kind == "loihi2-sim":
+    elif kind in ("loihi2-sim", "l2sim s,v,u"):
         t0 = time.perf_counter()
-        res = hal.compile(g, target="loihi2-sim", dt=1e-3).run(x if b > 1 else x[0])
+        res = hal.compile(g, target="loihi2-sim", dt=1e-3).run(
+            x if b > 1 else x[0], record="spikes" if kind == "loihi2-sim" else "all")
         wall = time.perf_counter() - t0
         rate, act = steps / wall, res.spikes["lif"].mean()
     else:
@@ -122,6 +126,9 @@ def _configs(n: int, args) -> list[dict]:
     rows = []
     if n <= 4000:
         rows.append({"kind": "lava script", "b": 1, "steps": TL4})
+    if n <= 1000:  # spikes, v and u: Monitors by hand against loihi2-sim record="all"
+        rows += [{"kind": "lava s,v,u", "b": 1, "steps": TL},
+                 {"kind": "l2sim s,v,u", "b": 1, "steps": TL}]
     for b in (1, B) if n <= 4000 else (1,):  # 64 x 1e5 x T recorded spikes: 6.4 GB
         rows.append({"kind": "numpy loop", "b": b, "steps": T})
         for tgt in ("cpu", "cpu-float", "torch"):
@@ -191,6 +198,10 @@ def _goals(s: dict, B: int) -> None:
     for n in (100, 1000, 4000):
         r = ratio((n, "loihi2-sim", 1), (n, "lava script", 1), key="wall")
         print(f"{_mark(r, r <= 1.2)}  loihi2-sim wall <= 1.2x lava script, N={n}: {_x(r, '.2f')}")
+    for n in (100, 1000):
+        r = ratio((n, "l2sim s,v,u", 1), (n, "lava s,v,u", 1), key="wall")
+        print(f"{_mark(r, r <= 1.2)}  loihi2-sim record='all' wall <= 1.2x lava script with "
+              f"Monitors on s, v, u, N={n}: {_x(r, '.2f')}")
     big = s.get((100000, "cpu", 1))
     if big:
         print(f"{'met ' if big['rss_mb'] <= 2048 else 'MISS'}  N=100,000 fan-out 100 on cpu "
