@@ -337,4 +337,33 @@ def test_liquid_faults_give_the_same_faulty_net_on_every_liquid_target():
     fixed = hal.compile(net, target="cpu", faults=plan, fault_seed=2).run(u).outputs
     assert np.abs(fixed - out).max() < 0.05  # the same faulty net, quantized
     with pytest.raises(ValidationError, match="liquid networks take dead_neurons"):
+        hal.compile(net, target="cpu-float", faults={"saturated_neurons": 0.1})
+    with pytest.raises(ValidationError, match="weight_bitflips applies to fixed-point"):
         hal.compile(net, target="cpu-float", faults={"weight_bitflips": 0.1})
+
+
+def test_liquid_weight_bitflips_flip_the_lowered_integers_alike_on_fixed_targets():
+    from hal.liquid.ir import random_cfc
+
+    net = random_cfc(3, 10, 2, seed=0)
+    u = np.random.default_rng(1).normal(size=(2, 30, 3))
+    clean = hal.compile(net, target="cpu")
+    exe = hal.compile(net, target="cpu", faults={"weight_bitflips": 0.05}, fault_seed=4)
+    flips = exe.faults.broken["weight_bitflips"]
+    assert flips["weight_bits"] == 8 and flips["bits_flipped"] > 0
+    hit = flips["matrices"]["layers[0].ff1"]  # the report's "after" is what the program holds
+    assert exe.fixed.layers[0]["ff1"].mant.reshape(-1)[hit["index"]].tolist() == hit["after"]
+    assert all(-128 <= a <= 127 for m in flips["matrices"].values() for a in m["after"])
+    out = exe.run(u).outputs
+    assert not np.array_equal(out, clean.run(u).outputs)
+    assert np.array_equal(out, hal.compile(net, target="cpu", faults={"weight_bitflips": 0.05},
+                                           fault_seed=4).run(u).outputs)  # seeded
+    one = hal.compile(net, target="cpu", faults={"weight_bitflips": 0.5, "bitflip_bit": 7},
+                      fault_seed=4).faults.broken["weight_bitflips"]
+    pairs = [(b, a) for m in one["matrices"].values()
+             for b, a in zip(m["before"], m["after"], strict=True)]
+    assert pairs and all(a == (b - 128 if b >= 0 else b + 128) for b, a in pairs)  # sign bit
+    if has_module("lava") and sys.version_info[:2] == (3, 10):
+        lava_out = hal.compile(net, target="loihi2-sim", faults={"weight_bitflips": 0.05},
+                               fault_seed=4, fallback=False).run(u).outputs
+        assert np.array_equal(lava_out, out)

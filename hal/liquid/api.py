@@ -89,8 +89,9 @@ def compile(net: Any, target: str | Target = "cpu-float", *,
             module :func:`hal.from_torch` reads (ncps ``CfC``/``LTC``, ``MultiTimescale``).
         target: target name or ``"auto"``.
         faults, fault_seed: a fault plan for CfC nets (``dead_neurons``,
-            ``weight_variation``; :mod:`hal.faults.liquid`) applied to the IR, so every
-            target runs the same faulty net; ``exe.faults`` says what was broken.
+            ``weight_variation`` applied to the IR, so every target runs the same faulty
+            net; ``weight_bitflips`` on fixed-point targets, applied to the lowered
+            integers; :mod:`hal.faults.liquid`); ``exe.faults`` says what was broken.
         **options: fixed-point lowering options (:data:`hal.compilers.liquid.OPTIONS`:
             ``frac_bits``, ``lut_segments``) and the backend's own options.
     """
@@ -122,6 +123,15 @@ def compile(net: Any, target: str | Target = "cpu-float", *,
         opts = backend.resolve_options(chosen, options, extra=OPTIONS)
         lowered = quantize_liquid(net, chosen.limits, opts["frac_bits"], opts["lut_segments"]) \
             if chosen.precision == "fixed" else None
+        if report is not None and "weight_bitflips" in report.plan.rates:
+            if lowered is None:
+                raise ValidationError(f"faults: weight_bitflips applies to fixed-point "
+                                      f"targets, '{chosen.name}' is {chosen.precision}; use "
+                                      "cpu or loihi2-sim")
+            from hal.faults.liquid import flip_liquid_bits
+
+            report.broken["weight_bitflips"] = flip_liquid_bits(
+                lowered, report.plan, int(chosen.limits.weight_bits))
     exe = LiquidExecutable(net, chosen, backend, opts, skips, timer.times, lowered)
     exe.faults = report
     return exe
