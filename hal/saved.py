@@ -43,8 +43,10 @@ META_KEY = "nq_hal"
 
 
 def describe(family: str, program: Any, target: Any, options: dict[str, Any],
-             packages: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The metadata block and arrays of a saved executable."""
+             packages: tuple[str, ...], faults: Any = None
+             ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The metadata block and arrays of a saved executable (with the compile's fault report,
+    whose input faults still apply at run time, when it had one)."""
     from hal.provenance import package_versions
     from hal.result import jsonable
 
@@ -53,7 +55,18 @@ def describe(family: str, program: Any, target: Any, options: dict[str, Any],
             "target": json.dumps(target.model_dump(mode="json")),
             "options": json.dumps(jsonable(options)),
             "versions": json.dumps(package_versions(("nq-hal", "numpy", "nir", *packages)))}
+    if faults is not None:
+        meta["faults"], extra = pack(faults)
+        arrays.update({f"faults.{k}": v for k, v in extra.items()})
     return meta, arrays
+
+
+def fault_report(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+    """The saved fault report (:class:`hal.faults.FaultReport`), or None."""
+    if "faults" not in meta:
+        return None
+    return unpack(meta["faults"], {k[7:]: v for k, v in arrays.items()
+                                   if k.startswith("faults.")})
 
 
 def write_atomically(path: str | Path, write: Callable[[str], None]) -> None:

@@ -64,17 +64,20 @@ def test_kinds_a_target_cannot_take_are_refused_naming_who_can():
         hal.compile(NET, target="cpu-float", faults={"weight_bitflips": 0.1})
 
 
-def test_spike_drop_is_saved_with_the_program_and_old_files_load_without_it(tmp_path):
+def test_faults_are_saved_with_the_program_and_old_files_load_without_them(tmp_path):
     import dataclasses
 
     from hal._archive import pack, unpack
     from hal.snn.learning import random_plastic_network
 
-    exe = hal.compile(NET, target="cpu", faults={"spike_drop": 0.5}, fault_seed=2)
+    exe = hal.compile(NET, target="cpu", faults={"spike_drop": 0.5, "input_noise": 0.2},
+                      fault_seed=2, tmr=True)
     exe.save(tmp_path / "drop.nir")
-    again = hal.load_executable(tmp_path / "drop.nir")
-    a, b = exe.run(X), again.run(X)
+    again = hal.load_executable(tmp_path / "drop.nir")  # input noise still applies
+    assert again.faults.to_dict() == exe.faults.to_dict()
+    a, b = exe.run(X, seed=1), again.run(X, seed=1)
     assert a.provenance["runtime"] == b.provenance["runtime"]
+    assert a.provenance["faults"] == b.provenance["faults"]
     assert a.provenance["runtime"]["spikes_dropped"] > 0
     assert all(np.array_equal(a.spikes[p], b.spikes[p]) for p in a.spikes)
     with pytest.raises(ValidationError, match="does not learn; compile the plastic network"):
@@ -342,7 +345,7 @@ def test_liquid_faults_give_the_same_faulty_net_on_every_liquid_target():
         hal.compile(net, target="cpu-float", faults={"weight_bitflips": 0.1})
 
 
-def test_liquid_weight_bitflips_flip_the_lowered_integers_alike_on_fixed_targets():
+def test_liquid_weight_bitflips_flip_the_lowered_integers_alike_on_fixed_targets(tmp_path):
     from hal.liquid.ir import random_cfc
 
     net = random_cfc(3, 10, 2, seed=0)
@@ -358,6 +361,10 @@ def test_liquid_weight_bitflips_flip_the_lowered_integers_alike_on_fixed_targets
     assert not np.array_equal(out, clean.run(u).outputs)
     assert np.array_equal(out, hal.compile(net, target="cpu", faults={"weight_bitflips": 0.05},
                                            fault_seed=4).run(u).outputs)  # seeded
+    exe.save(tmp_path / "cfc.npz")
+    back = hal.load_executable(tmp_path / "cfc.npz")
+    assert np.array_equal(back.run(u).outputs, out)
+    assert back.faults.to_dict() == exe.faults.to_dict()
     one = hal.compile(net, target="cpu", faults={"weight_bitflips": 0.5, "bitflip_bit": 7},
                       fault_seed=4).faults.broken["weight_bitflips"]
     pairs = [(b, a) for m in one["matrices"].values()

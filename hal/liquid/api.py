@@ -161,7 +161,8 @@ class LiquidExecutable:
         from hal.saved import describe, save_npz
 
         meta, arrays = describe("liquid", {"net": self.net, "fixed": self.fixed},
-                                self.target, self.options, self.backend.packages)
+                                self.target, self.options, self.backend.packages,
+                                self.faults)
         save_npz(path, meta, arrays)
 
     def _stepper(self, batch: int) -> Any:
@@ -203,8 +204,10 @@ def load_saved(meta: dict[str, Any], arrays: dict[str, np.ndarray],
 
     target, options = saved.target_and_options(meta)
     prog = saved.program(meta, arrays)
-    return LiquidExecutable(prog["net"], target, get_backend(target.backend), options, [],
-                            {}, prog["fixed"])
+    exe = LiquidExecutable(prog["net"], target, get_backend(target.backend), options, [],
+                           {}, prog["fixed"])
+    exe.faults = saved.fault_report(meta, arrays)
+    return exe
 
 
 class LiquidSession(Session):

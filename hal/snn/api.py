@@ -192,7 +192,9 @@ def load_saved(meta: dict[str, Any], arrays: dict[str, np.ndarray],
     if graph is not None:
         graph = dataclasses.replace(graph, metadata={
             k: v for k, v in graph.metadata.items() if k != saved.META_KEY})
-    return Executable(saved.program(meta, arrays), target, backend, options, [], {}, graph)
+    exe = Executable(saved.program(meta, arrays), target, backend, options, [], {}, graph)
+    exe.faults = saved.fault_report(meta, arrays)
+    return exe
 
 
 def _family_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -221,7 +223,7 @@ class Executable:
         from hal.saved import META_KEY, describe, write_atomically
 
         meta, arrays = describe("spiking", self.net, self.target, self.options,
-                                self.backend.packages)
+                                self.backend.packages, self.faults)
         graph = self.graph if self.graph is not None else nir.NIRGraph(nodes={}, edges=[])
         graph = dataclasses.replace(graph, metadata={**graph.metadata,
                                                      META_KEY: {**meta, "arrays": arrays}})
