@@ -51,6 +51,15 @@ class FaultReport:
 
         return noisy(x, rate, self.plan.seed, seed or 0)
 
+    def perturb_step(self, x: np.ndarray, step: int) -> np.ndarray:
+        """A session step's input (B, n_in) with the plan's ``input_noise`` applied."""
+        rate = self.plan.rates.get("input_noise", 0.0)
+        if not rate:
+            return x
+        from hal.faults.inputs import noisy_step
+
+        return noisy_step(x, rate, self.plan.seed, step)
+
     def attack(self, net: Any, x: Any) -> Any:
         """Analog samples (B, n_in) with the plan's ``adversarial`` perturbation applied."""
         eps = self.plan.rates.get("adversarial", 0.0)

@@ -4,7 +4,10 @@ gets the same perturbed input.
 - ``input_noise`` (rate): on 0/1 spike input each bit flips with probability ``rate``; on
   analog input, Gaussian noise of std ``rate`` times the input's largest magnitude. Sample
   ``b`` draws from the stream ``(fault_seed, run seed, crc32 of its input)``, so a sample's
-  noise does not depend on how samples are batched.
+  noise does not depend on how samples are batched. A session cannot see a whole sample
+  ahead, so there each step draws from ``(fault_seed, session step, crc32 of that step's
+  input)`` (:func:`noisy_step`; analog scale: that step's largest magnitude): reproducible
+  from session to session, with the same statistics as a run, not the run's very draw.
 - ``adversarial`` (epsilon): a one-step FGSM attack (Goodfellow et al., 2015) on analog
   samples in [0, 1], before encoding: ``x + eps * sign(grad)``, clipped to [0, 1]. The
   gradient is taken on a rate surrogate of the float network: each population's rate is
@@ -44,6 +47,30 @@ def noisy(x: np.ndarray, rate: float, fault_seed: int, seed: int) -> np.ndarray:
         if binary:
             out[b] = np.where(rng.random(x[b].shape) < rate, 1.0 - x[b], x[b])
         else:
+            out[b] = x[b] + rate * scale * rng.standard_normal(x[b].shape)
+    return out
+
+
+def noisy_step(x: np.ndarray, rate: float, fault_seed: int, step: int) -> np.ndarray:
+    """One session step's input (B, n) with input noise of ``rate``, drawn per stream from
+    ``(fault_seed, step, crc32 of the stream's input)``.
+
+    Example:
+        >>> y = noisy_step(np.zeros((1, 1000)), 0.1, fault_seed=1, step=0)
+        >>> bool(0.05 < y.mean() < 0.15), bool((y == noisy_step(np.zeros((1, 1000)), 0.1,
+        ...                                                      1, 0)).all())
+        (True, True)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    binary = bool(np.isin(x, (0.0, 1.0)).all())
+    out = np.empty_like(x)
+    for b in range(x.shape[0]):
+        rng = np.random.default_rng([int(fault_seed), int(step), zlib.crc32(b"input_noise"),
+                                     zlib.crc32(x[b].tobytes())])
+        if binary:
+            out[b] = np.where(rng.random(x[b].shape) < rate, 1.0 - x[b], x[b])
+        else:
+            scale = float(np.abs(x[b]).max(initial=0)) or 1.0
             out[b] = x[b] + rate * scale * rng.standard_normal(x[b].shape)
     return out
 

@@ -244,6 +244,8 @@ class Executable:
                                             _record(record) | {"spikes"})
         session = SnnSession(stepper, self.net.n_in, batch, dict(self.net.depth))
         session.plastic = [conn_name(c) for c in plastic(self.net)]
+        if self.faults is not None and "input_noise" in self.faults.plan.rates:
+            session.perturb = self.faults.perturb_step
         return session
 
     def run(self, inputs: Any, steps: int | None = None, seed: int | None = None,
@@ -344,6 +346,9 @@ class SnnSession(Session):
         self.delays = delays
         self.plastic: list[str] = []  # plastic connections
         self.states: dict[str, dict[str, np.ndarray]] = {}
+        #: input noise of a faulty executable, ``(x (B, n_in), step) -> x``
+        #: (:func:`hal.faults.inputs.noisy_step`), or None
+        self.perturb: Any = None
 
     @property
     def weights(self) -> dict[str, np.ndarray]:
@@ -363,7 +368,11 @@ class SnnSession(Session):
 
     def step(self, x_t: Any) -> dict[str, np.ndarray]:
         """Advance one step with input (n_in,) or (B, n_in); returns spikes per population,
-        shaped (N,) or (B, N), as bool."""
+        shaped (N,) or (B, N), as bool. A faulty executable's input noise is applied to
+        each step's input first."""
+        if self.perturb is not None:
+            x = self.perturb(self._input(x_t), self.steps)
+            x_t = x if self.batch is not None else x[0]
         out = self._advance(x_t)
         self.states = {n: {k: a for k, a in rec.items() if k != "spikes"}
                        for n, rec in out.items() if len(rec) > 1}
