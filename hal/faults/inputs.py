@@ -44,10 +44,7 @@ def noisy(x: np.ndarray, rate: float, fault_seed: int, seed: int) -> np.ndarray:
     for b in range(x.shape[0]):
         rng = np.random.default_rng([int(fault_seed), int(seed), zlib.crc32(b"input_noise"),
                                      zlib.crc32(x[b].tobytes())])
-        if binary:
-            out[b] = np.where(rng.random(x[b].shape) < rate, 1.0 - x[b], x[b])
-        else:
-            out[b] = x[b] + rate * scale * rng.standard_normal(x[b].shape)
+        out[b] = _noise(x[b], rate, rng, binary, scale)
     return out
 
 
@@ -67,12 +64,17 @@ def noisy_step(x: np.ndarray, rate: float, fault_seed: int, step: int) -> np.nda
     for b in range(x.shape[0]):
         rng = np.random.default_rng([int(fault_seed), int(step), zlib.crc32(b"input_noise"),
                                      zlib.crc32(x[b].tobytes())])
-        if binary:
-            out[b] = np.where(rng.random(x[b].shape) < rate, 1.0 - x[b], x[b])
-        else:
-            scale = float(np.abs(x[b]).max(initial=0)) or 1.0
-            out[b] = x[b] + rate * scale * rng.standard_normal(x[b].shape)
+        out[b] = _noise(x[b], rate, rng, binary, float(np.abs(x[b]).max(initial=0)) or 1.0)
     return out
+
+
+def _noise(x: np.ndarray, rate: float, rng: np.random.Generator, binary: bool,
+           scale: float) -> np.ndarray:
+    """Bits flipped with probability ``rate`` (0/1 input), or Gaussian noise of std
+    ``rate * scale`` (analog input)."""
+    if binary:
+        return np.where(rng.random(x.shape) < rate, 1.0 - x, x)
+    return x + rate * scale * rng.standard_normal(x.shape)
 
 
 def _forward(net: Any, x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
