@@ -78,8 +78,9 @@ class LavaSimBackend(SpikingBackend, LiquidBackend):
         "timeout_s": Option(300.0, "wall-clock limit of one run or one session step, in "
                             "seconds; past it the runtime is stopped and HALTimeoutError "
                             "raised", probe=1e-9),
-        "chunk_steps": Option(250, "steps per blocking Lava run; the timeout is checked "
-                              "before each chunk (a scheduling knob: results do not change, "
+        "chunk_steps": Option(250, "steps per blocking Lava run of spikes; the timeout is "
+                              "checked before each chunk (runs that record v or u stream "
+                              "and check it every step; a scheduling knob: results do not change, "
                               "so the conformance kit does not probe it)", probe=None,
                               minimum=1),
     }
@@ -153,9 +154,11 @@ def _run_streamed(net: Lowered, x: np.ndarray, fixed: bool, record: frozenset[st
     out = {p: {k: [] for k in stepper.record} for p in net.populations}
     try:
         for t in range(T):
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise HALTimeoutError(f"Lava run exceeded timeout_s={timeout_s} after {t} "
                                       f"of {T} steps")
+            stepper.stream.timeout_s = left  # a step waits at most what the run has left
             for p, rec in stepper.step(x[:, t]).items():
                 for k, a in rec.items():
                     out[p][k].append(a)
@@ -203,6 +206,7 @@ class LavaStream:
                                                           Extractor: PyLoihiExtractorModel})
         self.timeout_s = timeout_s
         self.started, self.left = False, 0  # steps left in the current run
+        self.stopped = False
 
     def step(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Send one input vector; return each extractor's vector for the same step."""
@@ -240,16 +244,20 @@ class LavaStream:
 
     def close(self) -> None:
         """Queue zeros for the rest of the run, wait for it to end, then stop the runtime.
+        A run that failed while starting (Ctrl-C during ``run``) is stopped as it stands.
         Safe twice."""
+        from hal import session
+
         if not self.started:
+            if getattr(self.anchor, "runtime", None) is not None and not self.stopped:
+                self.stopped = True
+                stop_runtime(self.anchor, self.timeout_s)
             return
-        self.started = False
+        self.started, self.stopped = False, True
         zeros = np.zeros(self.injector.in_port.shape)
         for _ in range(self.left):
             self.injector.send(zeros)
         self.left = 0
-        from hal import session
-
         grace = session.EXIT_GRACE_S if session.exiting() else self.timeout_s
         # let the run end on the queued zeros and take its reply, then stop (a reply left
         # in the channel fails Runtime.stop)

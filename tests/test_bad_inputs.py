@@ -501,13 +501,16 @@ def _lava_pids(pgid: int) -> list[str]:
 
 
 @needs_lava
-@pytest.mark.parametrize("group", [False, True], ids=["signal-to-hal", "ctrl-c-to-group"])
-def test_sigint_during_lava_run_exits_130_and_leaves_nothing(files, group):
+@pytest.mark.parametrize("group,record", [(False, "spikes"), (True, "spikes"),
+                                          (False, "spikes,v,u")],
+                         ids=["signal-to-hal", "ctrl-c-to-group", "streamed-states"])
+def test_sigint_during_lava_run_exits_130_and_leaves_nothing(files, group, record):
     x = files / "long.npy"
     np.save(x, (np.random.default_rng(0).random((50_000, 3)) < 0.3).astype(float))
     before = shm_files()
     proc = subprocess.Popen([sys.executable, "-m", "hal", "run", files / "m.nir", "-t",
-                             "loihi2-sim", "--input", x], cwd=ROOT, stdout=subprocess.PIPE,
+                             "loihi2-sim", "--input", x, "--record", record], cwd=ROOT,
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 90

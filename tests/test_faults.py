@@ -66,18 +66,23 @@ def test_kinds_a_target_cannot_take_are_refused_naming_who_can():
 
 def test_sessions_apply_input_noise_per_step_reproducibly():
     """Input noise reaches a session's steps (it used to be skipped there): the stepped
-    spikes differ from the clean session's, and two sessions draw the same noise."""
+    spikes differ from the clean session's, two sessions draw the same noise, two streams
+    fed the same input draw different noise, and analog input is refused (its noise is
+    scaled by the whole sample)."""
     noisy = hal.compile(NET, target="cpu", faults={"input_noise": 0.3}, fault_seed=2)
     clean = hal.compile(NET, target="cpu")
-    xb = np.stack([X, X[::-1]])
+    xb = np.stack([X, X])  # the same input on both streams
 
     def stepped(exe):
         with exe.open(batch=2) as s:
             return np.stack([np.concatenate(list(s.step(xb[:, t]).values()), axis=1)
                              for t in range(len(X))], 1)
 
-    a, b = stepped(noisy), stepped(noisy)
-    assert np.array_equal(a, b) and not np.array_equal(a, stepped(clean))
+    a, b, c = stepped(noisy), stepped(noisy), stepped(clean)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.array_equal(c[0], c[1]) and not np.array_equal(a[0], a[1])
+    with noisy.open() as s, pytest.raises(ValidationError, match="analog input noise"):
+        s.step(np.full(4, 0.5))
 
 
 def test_faults_are_saved_with_the_program_and_old_files_load_without_them(tmp_path):

@@ -5,9 +5,10 @@ gets the same perturbed input.
   analog input, Gaussian noise of std ``rate`` times the input's largest magnitude. Sample
   ``b`` draws from the stream ``(fault_seed, run seed, crc32 of its input)``, so a sample's
   noise does not depend on how samples are batched. A session cannot see a whole sample
-  ahead, so there each step draws from ``(fault_seed, session step, crc32 of that step's
-  input)`` (:func:`noisy_step`; analog scale: that step's largest magnitude): reproducible
-  from session to session, with the same statistics as a run, not the run's very draw.
+  ahead, so there each step's 0/1 input flips bits drawn from ``(fault_seed, session step,
+  stream)`` (:func:`noisy_step`): reproducible from session to session, the run's
+  statistics but not its very draw. Analog input noise needs the whole sample (its scale
+  is the sample's largest magnitude), so a session refuses it: use ``exe.run``.
 - ``adversarial`` (epsilon): a one-step FGSM attack (Goodfellow et al., 2015) on analog
   samples in [0, 1], before encoding: ``x + eps * sign(grad)``, clipped to [0, 1]. The
   gradient is taken on a rate surrogate of the float network: each population's rate is
@@ -49,22 +50,24 @@ def noisy(x: np.ndarray, rate: float, fault_seed: int, seed: int) -> np.ndarray:
 
 
 def noisy_step(x: np.ndarray, rate: float, fault_seed: int, step: int) -> np.ndarray:
-    """One session step's input (B, n) with input noise of ``rate``, drawn per stream from
-    ``(fault_seed, step, crc32 of the stream's input)``.
+    """One session step's 0/1 input (B, n) with each bit flipped with probability ``rate``,
+    drawn per stream ``b`` from ``(fault_seed, step, b)``.
 
     Example:
-        >>> y = noisy_step(np.zeros((1, 1000)), 0.1, fault_seed=1, step=0)
-        >>> bool(0.05 < y.mean() < 0.15), bool((y == noisy_step(np.zeros((1, 1000)), 0.1,
-        ...                                                      1, 0)).all())
+        >>> y = noisy_step(np.zeros((2, 1000)), 0.1, fault_seed=1, step=0)
+        >>> bool(0.05 < y.mean() < 0.15), bool((y[0] != y[1]).any())
         (True, True)
     """
     x = np.asarray(x, dtype=np.float64)
-    binary = bool(np.isin(x, (0.0, 1.0)).all())
+    if not np.isin(x, (0.0, 1.0)).all():
+        raise ValidationError("input_noise in a session flips 0/1 spike inputs; analog "
+                              "input noise is scaled by the whole sample, so run it with "
+                              "exe.run (or encode to spikes first)")
     out = np.empty_like(x)
     for b in range(x.shape[0]):
         rng = np.random.default_rng([int(fault_seed), int(step), zlib.crc32(b"input_noise"),
-                                     zlib.crc32(x[b].tobytes())])
-        out[b] = _noise(x[b], rate, rng, binary, float(np.abs(x[b]).max(initial=0)) or 1.0)
+                                     b])
+        out[b] = _noise(x[b], rate, rng, True, 1.0)
     return out
 
 

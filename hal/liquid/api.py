@@ -132,6 +132,10 @@ def compile(net: Any, target: str | Target = "cpu-float", *,
 
             report.broken["weight_bitflips"] = flip_liquid_bits(
                 lowered, report.plan, int(chosen.limits.weight_bits))
+            lowered.report["weight_bitflips"] = {  # the errors above are of clean weights
+                "bits_flipped": report.broken["weight_bitflips"]["bits_flipped"],
+                "note": "weight errors above are quantization errors of the clean weights; "
+                        "exe.faults.broken['weight_bitflips'] lists the flipped words"}
     exe = LiquidExecutable(net, chosen, backend, opts, skips, timer.times, lowered)
     exe.faults = report
     return exe

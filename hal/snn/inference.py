@@ -129,7 +129,7 @@ def predict(exe: Any, x: Any, y: Any = None, *, encoder: str | Callable | None =
         for p, s in res.spikes.items():
             spikes[p].append(s)
         for k, v in res.provenance.get("runtime", {}).items():  # e.g. spikes_dropped
-            runtime[k] = runtime.get(k, []) + list(np.atleast_1d(v))
+            runtime[k] = runtime.get(k, []) + [int(a) for a in np.atleast_1d(v)]
     outputs = np.concatenate(values)
     pick = getattr(dec, "pick", "max")
     labels = outputs.argmin(axis=-1) if pick == "min" else outputs.argmax(axis=-1)
