@@ -39,6 +39,7 @@ from hal._atomic import atomic_path, check_writable
 from hal.errors import ValidationError
 
 FORMAT = "nq-hal-executable/1"
+_FAULTS = "faults."  # prefix of the fault report's arrays beside the program's
 META_KEY = "nq_hal"
 
 
@@ -57,7 +58,7 @@ def describe(family: str, program: Any, target: Any, options: dict[str, Any],
             "versions": json.dumps(package_versions(("nq-hal", "numpy", "nir", *packages)))}
     if faults is not None:
         meta["faults"], extra = pack(faults)
-        arrays.update({f"faults.{k}": v for k, v in extra.items()})
+        arrays.update({_FAULTS + k: v for k, v in extra.items()})
     return meta, arrays
 
 
@@ -65,8 +66,8 @@ def fault_report(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     """The saved fault report (:class:`hal.faults.FaultReport`), or None."""
     if "faults" not in meta:
         return None
-    return unpack(meta["faults"], {k[7:]: v for k, v in arrays.items()
-                                   if k.startswith("faults.")})
+    return unpack(meta["faults"], {k[len(_FAULTS):]: v for k, v in arrays.items()
+                                   if k.startswith(_FAULTS)})
 
 
 def write_atomically(path: str | Path, write: Callable[[str], None]) -> None:

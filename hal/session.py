@@ -74,11 +74,15 @@ class Session:
     Attributes:
         batch: number of streams, or None for one unbatched stream.
         steps: steps taken since the session opened or was last reset.
+        perturb: None, or ``(x (B, n_in), step) -> x`` applied to each checked input
+            before the backend sees it (a faulty executable's input noise,
+            :func:`hal.faults.inputs.noisy_step`).
     """
 
     def __init__(self, stepper: Any, n_in: int, batch: int | None) -> None:
         self._box = [stepper]  # shared with the finalizer, which must not hold self
         self.n_in, self.batch, self.steps = n_in, batch, 0
+        self.perturb: Any = None
         self._step_s = array.array("d")  # wall time of each step, 8 bytes a step
         self._finalizer = weakref.finalize(self, _release, self._box)
         _SESSIONS.add(self)
@@ -109,6 +113,8 @@ class Session:
         """One step of the stepper on a checked input, unbatched as it came. A step that
         times out leaves the session closed (its backend has already released it)."""
         x = self._input(x_t)
+        if self.perturb is not None:
+            x = self.perturb(x, self.steps)
         t0 = time.perf_counter()
         try:
             y = self._stepper.step(x, *args)

@@ -346,9 +346,6 @@ class SnnSession(Session):
         self.delays = delays
         self.plastic: list[str] = []  # plastic connections
         self.states: dict[str, dict[str, np.ndarray]] = {}
-        #: input noise of a faulty executable, ``(x (B, n_in), step) -> x``
-        #: (:func:`hal.faults.inputs.noisy_step`), or None
-        self.perturb: Any = None
 
     @property
     def weights(self) -> dict[str, np.ndarray]:
@@ -369,10 +366,7 @@ class SnnSession(Session):
     def step(self, x_t: Any) -> dict[str, np.ndarray]:
         """Advance one step with input (n_in,) or (B, n_in); returns spikes per population,
         shaped (N,) or (B, N), as bool. A faulty executable's input noise is applied to
-        each step's input first."""
-        if self.perturb is not None:
-            x = self.perturb(self._input(x_t), self.steps)
-            x_t = x if self.batch is not None else x[0]
+        each step's input first (:attr:`hal.session.Session.perturb`)."""
         out = self._advance(x_t)
         self.states = {n: {k: a for k, a in rec.items() if k != "spikes"}
                        for n, rec in out.items() if len(rec) > 1}
